@@ -1,0 +1,48 @@
+# Two set-up commands on a fresh machine with Python 3.11 and make: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.local/dagster_home
+export SPARK_LOCAL_IP ?= 127.0.0.1
+
+.PHONY: install demo test dev bench lint lock clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# The lock file pins every package; uv (itself pinned) installs it exactly.
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python -m airbyte_platform.demo
+
+test: install
+	$(BIN)/ruff check airbyte_platform airbyte_platform_tests bench
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+dev: install
+	$(BIN)/python -m airbyte_platform.dev
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+lint: install
+	$(BIN)/ruff check airbyte_platform airbyte_platform_tests bench
+	$(BIN)/ruff format --check airbyte_platform airbyte_platform_tests bench
+
+# Re-resolve the lock file after editing pyproject.toml dependencies.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .local

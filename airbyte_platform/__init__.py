@@ -1,0 +1,1 @@
+"""Dagster code location replacing the Airflow + Airbyte orchestration."""

@@ -1,0 +1,1 @@
+"""The Airflow DAG names as Dagster jobs and schedules."""

@@ -1,0 +1,39 @@
+"""The code location: one graph, resources bound by mode (local by default, prod when asked).
+
+`dagster dev` (workspace.yaml / pyproject [tool.dagster]) loads `defs` from here.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from airbyte_platform.airflow_compat.jobs import build_airflow_jobs
+from airbyte_platform.ingestion.local_defs import build_local_ingestion_defs, build_local_ingestion_resources
+from airbyte_platform.quality.defs import build_quality_defs
+from airbyte_platform.settings import Settings, get_settings
+
+
+def _check_keys(defs: dg.Definitions) -> list[dg.AssetCheckKey]:
+    keys: list[dg.AssetCheckKey] = []
+    for definition in [*(defs.assets or []), *(defs.asset_checks or [])]:
+        keys.extend(getattr(definition, "check_keys", ()))
+    return keys
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    if settings.is_local:
+        ingestion, resources = build_local_ingestion_defs(), build_local_ingestion_resources(settings)
+    else:
+        from airbyte_platform.ingestion.airbyte_server.defs import (
+            build_prod_ingestion_defs,
+            build_prod_ingestion_resources,
+        )
+
+        ingestion, resources = build_prod_ingestion_defs(settings), build_prod_ingestion_resources(settings)
+
+    graph = dg.Definitions.merge(ingestion, build_quality_defs())
+    jobs, schedules = build_airflow_jobs(settings, _check_keys(graph))
+    return dg.Definitions.merge(graph, dg.Definitions(jobs=jobs, schedules=schedules, resources=resources))
+
+
+defs = build_definitions(get_settings())

@@ -1,0 +1,1 @@
+"""Prod ingestion: a real Airbyte server (self-managed or Cloud) through dagster-airbyte."""

@@ -1,0 +1,1 @@
+"""Embedded Airbyte-protocol runner: runs source connectors as subprocesses and writes their records to the lake or PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Local stand-ins for external services: PostgreSQL from the pgserver wheel."""

@@ -1,0 +1,1 @@
+"""Asset checks guarding every sync: minimum records, Great Expectations suites, freshness."""

@@ -1,0 +1,1 @@
+"""Databricks (processed lake data) and Snowflake (analytics tables) assets."""
