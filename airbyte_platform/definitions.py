@@ -8,7 +8,11 @@ from __future__ import annotations
 import dagster as dg
 
 from airbyte_platform.airflow_compat.jobs import build_airflow_jobs
-from airbyte_platform.ingestion.local_defs import build_local_ingestion_defs, build_local_ingestion_resources
+from airbyte_platform.ingestion.local_defs import (
+    build_destinations_resource,
+    build_local_ingestion_defs,
+    build_local_ingestion_resources,
+)
 from airbyte_platform.quality.defs import build_quality_defs
 from airbyte_platform.settings import Settings, get_settings
 
@@ -30,6 +34,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
 
         ingestion, resources = build_prod_ingestion_defs(settings), build_prod_ingestion_resources(settings)
+    resources = {"destinations": build_destinations_resource(settings), **resources}
 
     graph = dg.Definitions.merge(ingestion, build_quality_defs())
     jobs, schedules = build_airflow_jobs(settings, _check_keys(graph))

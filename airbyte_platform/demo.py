@@ -28,20 +28,20 @@ def summarize(result: dg.ExecuteInProcessResult) -> list[str]:
         materialization = event.asset_materialization
         assert materialization is not None
         meta = materialization.metadata
-
-        def value(name: str) -> str:
-            entry = meta.get(name)
-            return "" if entry is None else str(entry.value)
-
+        row_count, synced, seconds = (
+            "" if meta.get(name) is None else str(meta[name].value)
+            for name in ("dagster/row_count", "records_synced", "duration_seconds")
+        )
         lines.append(
-            f"{materialization.asset_key.to_user_string():<34} {value('dagster/row_count'):>10}  "
-            f"{value('records_synced'):>14}  {value('duration_seconds'):>8}"
+            f"{materialization.asset_key.to_user_string():<34} {row_count:>10}  {synced:>14}  {seconds:>8}"
         )
     evaluations = result.get_asset_check_evaluations()
     passed = sum(1 for e in evaluations if e.passed)
     lines += ["", f"checks: {passed}/{len(evaluations)} passed"]
     lines += [
-        f"  FAILED {e.asset_key.to_user_string()}:{e.check_name} {e.description or ''}" for e in evaluations if not e.passed
+        f"  FAILED {e.asset_key.to_user_string()}:{e.check_name} {e.description or ''}"
+        for e in evaluations
+        if not e.passed
     ]
     return lines
 

@@ -60,6 +60,11 @@ class AirbyteApiSettings:
     client_id_var: str | None
     client_secret_var: str | None
     cloud: bool
+    # Which workspace connections beyond the declared ones become assets: "snapshot" (from the
+    # saved workspace snapshot, fetched once when missing), "live" (fetch at every load), "off".
+    discovery: Literal["snapshot", "live", "off"] = "snapshot"
+    # Browser URL of the Airbyte UI for job links (AIRBYTE_API_URL is often an in-cluster address).
+    webapp_url: str | None = None
 
     @property
     def uses_basic_auth(self) -> bool:
@@ -178,7 +183,9 @@ class _Reader:
             return default
         return value
 
-    def url(self, name: str, why: str, required: bool, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    def url(
+        self, name: str, why: str, required: bool, schemes: tuple[str, ...] = ("http", "https")
+    ) -> str | None:
         raw = self.require(name, why) if required else self.get(name)
         if raw is None:
             return None
@@ -194,7 +201,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = _Reader(os.environ if environ is None else environ)
     mode_raw = (env.get("AIRBYTE_PLATFORM_MODE") or "local").lower()
     if mode_raw not in MODES:
-        raise SettingsError(mode_raw, [f"AIRBYTE_PLATFORM_MODE={mode_raw!r} must be one of {', '.join(MODES)}"])
+        raise SettingsError(
+            mode_raw, [f"AIRBYTE_PLATFORM_MODE={mode_raw!r} must be one of {', '.join(MODES)}"]
+        )
     mode: Mode = mode_raw  # type: ignore[assignment]
     prod = mode == "prod"
 
@@ -208,25 +217,39 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             connection_ids[canonical] = found[1]
         elif prod:
             alias_note = f" (or {', '.join(aliases)})" if aliases else ""
-            env.problems.append(f"{canonical}{alias_note} is not set (the Airbyte connection id, from the Airbyte UI URL)")
+            env.problems.append(
+                f"{canonical}{alias_note} is not set (the Airbyte connection id, from the Airbyte UI URL)"
+            )
 
     airbyte = _airbyte_settings(env, prod)
     databricks = _databricks_settings(env, prod)
     snowflake = _snowflake_settings(env, prod)
     webhooks = WebhookSettings(
         stripe_secret_var=env.secret_var("STRIPE_WEBHOOK_SECRET", "verifies Stripe-Signature", required=prod),
-        airbyte_token_var=env.secret_var("AIRBYTE_WEBHOOK_TOKEN", "secret path token of Airbyte notifications", required=prod),
-        trigger_token_var=env.secret_var("WEBHOOK_TRIGGER_TOKEN", "bearer token of POST /webhooks/trigger", required=prod),
+        airbyte_token_var=env.secret_var(
+            "AIRBYTE_WEBHOOK_TOKEN", "secret path token of Airbyte notifications", required=prod
+        ),
+        trigger_token_var=env.secret_var(
+            "WEBHOOK_TRIGGER_TOKEN", "bearer token of POST /webhooks/trigger", required=prod
+        ),
         inbox_dsn=env.get("WEBHOOK_INBOX_DSN") or f"sqlite:///{home / 'webhooks' / 'inbox.sqlite3'}",
-        max_body_bytes=env.integer("WEBHOOK_MAX_BODY_BYTES", 1_048_576, "largest accepted webhook body", minimum=1024) or 1_048_576,
+        max_body_bytes=env.integer(
+            "WEBHOOK_MAX_BODY_BYTES", 1_048_576, "largest accepted webhook body", minimum=1024
+        )
+        or 1_048_576,
         host=env.get("WEBHOOK_HOST") or "127.0.0.1",
         port=env.integer("WEBHOOK_PORT", 8765, "port of the webhook receiver", minimum=1) or 8765,
     )
     cdc = CdcSettings(
         source_dsn_var=env.secret_var("CDC_SOURCE_DSN", "the CDC source PostgreSQL DSN", required=prod),
         slot_name=env.get("CDC_SLOT_NAME") or "airbyte_slot",
-        max_lag_seconds=env.integer("CDC_MAX_LAG_SECONDS", 300, "max_lag_seconds of postgres_cdc_replication", minimum=1) or 300,
-        max_lag_bytes=env.integer("CDC_MAX_LAG_BYTES", 256 * 1024 * 1024, "largest tolerated WAL backlog", minimum=1)
+        max_lag_seconds=env.integer(
+            "CDC_MAX_LAG_SECONDS", 300, "max_lag_seconds of postgres_cdc_replication", minimum=1
+        )
+        or 300,
+        max_lag_bytes=env.integer(
+            "CDC_MAX_LAG_BYTES", 256 * 1024 * 1024, "largest tolerated WAL backlog", minimum=1
+        )
         or 256 * 1024 * 1024,
     )
     postgres_dsn_var = env.secret_var(
@@ -252,7 +275,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:
     cloud = (env.get("AIRBYTE_CLOUD") or "false").lower() in ("1", "true", "yes")
-    api_url = env.url("AIRBYTE_API_URL", "the Airbyte server, e.g. http://airbyte-server:8000", required=prod and not cloud)
+    api_url = env.url(
+        "AIRBYTE_API_URL", "the Airbyte server, e.g. http://airbyte-server:8000", required=prod and not cloud
+    )
     has_basic = env.get("AIRBYTE_API_USERNAME") is not None
     has_client = env.get("AIRBYTE_CLIENT_ID") is not None
     if prod and not (has_basic or has_client):
@@ -260,19 +285,31 @@ def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:
             "AIRBYTE_API_USERNAME/AIRBYTE_API_PASSWORD or AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET must be set (Airbyte credentials)"
         )
     workspace_id = env.get("AIRBYTE_WORKSPACE_ID")
+    discovery = (env.get("AIRBYTE_DISCOVERY") or "snapshot").lower()
+    if discovery not in ("snapshot", "live", "off"):
+        env.problems.append(f"AIRBYTE_DISCOVERY={discovery!r} must be snapshot, live or off")
+        discovery = "snapshot"
     if prod and cloud:
         if not has_client:
-            env.problems.append("AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET are required for Airbyte Cloud (AIRBYTE_CLOUD=true)")
+            env.problems.append(
+                "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET are required for Airbyte Cloud (AIRBYTE_CLOUD=true)"
+            )
         if workspace_id is None:
             env.problems.append("AIRBYTE_WORKSPACE_ID is not set (required for Airbyte Cloud)")
     return AirbyteApiSettings(
         api_url=api_url,
         workspace_id=workspace_id,
         username_var="AIRBYTE_API_USERNAME" if has_basic else None,
-        password_var=env.secret_var("AIRBYTE_API_PASSWORD", "password of AIRBYTE_API_USERNAME", required=prod and has_basic),
+        password_var=env.secret_var(
+            "AIRBYTE_API_PASSWORD", "password of AIRBYTE_API_USERNAME", required=prod and has_basic
+        ),
         client_id_var="AIRBYTE_CLIENT_ID" if has_client else None,
-        client_secret_var=env.secret_var("AIRBYTE_CLIENT_SECRET", "secret of AIRBYTE_CLIENT_ID", required=prod and has_client),
+        client_secret_var=env.secret_var(
+            "AIRBYTE_CLIENT_SECRET", "secret of AIRBYTE_CLIENT_ID", required=prod and has_client
+        ),
         cloud=cloud,
+        discovery=discovery,  # type: ignore[arg-type]
+        webapp_url=env.url("AIRBYTE_WEBAPP_URL", "the Airbyte UI, for links to sync jobs", required=False),
     )
 
 
@@ -284,9 +321,15 @@ def _databricks_settings(env: _Reader, prod: bool) -> DatabricksSettings:
     return DatabricksSettings(
         host=env.url("DATABRICKS_HOST", "the Databricks workspace URL", required=prod),
         token_var=env.secret_var("DATABRICKS_TOKEN", "Databricks personal access token", required=prod),
-        stripe_job_id=env.integer("DATABRICKS_STRIPE_JOB_ID", None, "the Databricks job processing Stripe data", minimum=1)
+        stripe_job_id=env.integer(
+            "DATABRICKS_STRIPE_JOB_ID", None, "the Databricks job processing Stripe data", minimum=1
+        )
         if (env.get("DATABRICKS_STRIPE_JOB_ID") or not (prod and mode == "run_now"))
-        else _missing(env, "DATABRICKS_STRIPE_JOB_ID", "the Databricks job processing Stripe data (DATABRICKS_TRANSFORM_MODE=run_now)"),
+        else _missing(
+            env,
+            "DATABRICKS_STRIPE_JOB_ID",
+            "the Databricks job processing Stripe data (DATABRICKS_TRANSFORM_MODE=run_now)",
+        ),
         transform_mode=mode,  # type: ignore[arg-type]
         pipes_cluster_id=env.get("DATABRICKS_CLUSTER_ID"),
     )

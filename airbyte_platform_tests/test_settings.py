@@ -85,7 +85,11 @@ def test_one_error_lists_every_missing_prod_variable():
 
 
 def test_malformed_values_are_named():
-    environ = {**PROD_PLACEHOLDERS, "DATABRICKS_STRIPE_JOB_ID": "forty-two", "AIRBYTE_API_URL": "airbyte:8000"}
+    environ = {
+        **PROD_PLACEHOLDERS,
+        "DATABRICKS_STRIPE_JOB_ID": "forty-two",
+        "AIRBYTE_API_URL": "airbyte:8000",
+    }
     with pytest.raises(SettingsError) as raised:
         load_settings(environ)
     assert "DATABRICKS_STRIPE_JOB_ID='forty-two' is not an integer" in str(raised.value)

@@ -76,7 +76,7 @@ DAGS: tuple[DagSpec, ...] = (
     DagSpec(
         dag_id="airbyte_event_driven_sync",
         description=(
-            "Sync one connection on demand: webhooks (POST /webhooks/trigger with {\"connection_id\": ...}) and "
+            'Sync one connection on demand: webhooks (POST /webhooks/trigger with {"connection_id": ...}) and '
             "the Airbyte notification sensor launch it for the assets of that connection."
         ),
         tasks={
@@ -153,10 +153,14 @@ DAGS: tuple[DagSpec, ...] = (
     DagSpec(
         dag_id="resilient_sync",
         description="Stripe → PostgreSQL with 3 retries 10 minutes apart (exponential), then validation.",
-        retry_policy=dg.RetryPolicy(max_retries=3, delay=600, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+        retry_policy=dg.RetryPolicy(
+            max_retries=3, delay=600, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+        ),
         tasks={
             "primary_sync": TaskMapping(assets=_streams("stripe_to_postgres")),
-            "fallback_sync": TaskMapping(note="the retries of primary_sync; the Airbyte job is re-attached, not duplicated"),
+            "fallback_sync": TaskMapping(
+                note="the retries of primary_sync; the Airbyte job is re-attached, not duplicated"
+            ),
             "validate_sync": TaskMapping(check_names=("min_records",)),
         },
     ),

@@ -38,7 +38,11 @@ def build_airflow_jobs(
     jobs: list[dg.UnresolvedAssetJobDefinition] = []
     schedules: list[dg.ScheduleDefinition] = []
     for dag in DAGS:
-        selection = _checks_only_selection(dag, check_keys) if dag.checks_only else dg.AssetSelection.assets(*dag.asset_keys)
+        selection = (
+            _checks_only_selection(dag, check_keys)
+            if dag.checks_only
+            else dg.AssetSelection.assets(*dag.asset_keys)
+        )
         job = dg.define_asset_job(
             name=dag.dag_id,
             selection=selection,

@@ -18,7 +18,10 @@ Destination = Literal["lake", "postgres"]
 SyncMode = Literal["incremental", "full_refresh"]
 
 # Kinds shown as icons in the Dagster UI, per destination.
-DESTINATION_KINDS: dict[str, set[str]] = {"lake": {"airbyte", "s3", "parquet"}, "postgres": {"airbyte", "postgres"}}
+DESTINATION_KINDS: dict[str, set[str]] = {
+    "lake": {"airbyte", "s3", "parquet"},
+    "postgres": {"airbyte", "postgres"},
+}
 
 
 class CatalogError(ValueError):
@@ -91,7 +94,9 @@ def _parse_stream(raw: dict[str, Any], default_min: int, where: str) -> StreamSp
         raise CatalogError(f"{where}: a stream has no name") from exc
     sync_mode = raw.get("sync_mode", "full_refresh")
     if sync_mode not in ("incremental", "full_refresh"):
-        raise CatalogError(f"{where}.{name}: sync_mode must be incremental or full_refresh, not {sync_mode!r}")
+        raise CatalogError(
+            f"{where}.{name}: sync_mode must be incremental or full_refresh, not {sync_mode!r}"
+        )
     if sync_mode == "incremental" and not raw.get("cursor_field"):
         raise CatalogError(f"{where}.{name}: an incremental stream needs a cursor_field")
     return StreamSpec(
@@ -113,7 +118,11 @@ def parse_catalog(document: dict[str, Any]) -> tuple[ConnectionSpec, ...]:
     for raw in document.get("connections") or []:
         name = raw.get("name") or "<unnamed>"
         where = f"connections.yaml: {name}"
-        missing = [k for k in ("name", "source", "destination", "connection_id_variable", "local", "streams") if k not in raw]
+        missing = [
+            k
+            for k in ("name", "source", "destination", "connection_id_variable", "local", "streams")
+            if k not in raw
+        ]
         if missing:
             raise CatalogError(f"{where}: missing {', '.join(missing)}")
         if raw["destination"] not in DESTINATION_KINDS:
@@ -131,7 +140,9 @@ def parse_catalog(document: dict[str, Any]) -> tuple[ConnectionSpec, ...]:
                 connection_id_variable=raw["connection_id_variable"],
                 description=raw.get("description", ""),
                 owners=tuple(raw.get("owners") or default_owners),
-                local=LocalStandIn(connector=raw["local"]["connector"], config=dict(raw["local"].get("config") or {})),
+                local=LocalStandIn(
+                    connector=raw["local"]["connector"], config=dict(raw["local"].get("config") or {})
+                ),
                 streams=tuple(_parse_stream(s, default_min, where) for s in raw["streams"]),
                 freshness_hours=float(raw.get("freshness_hours", default_freshness)),
             )

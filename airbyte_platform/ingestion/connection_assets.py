@@ -5,8 +5,6 @@ The op is bound to the `airbyte` resource, which is the embedded runner locally 
 server in prod; both yield the same keys, metadata names and checks.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections

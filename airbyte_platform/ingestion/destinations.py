@@ -21,8 +21,12 @@ class DestinationsResource(dg.ConfigurableResource):
     """The lake root and the analytics PostgreSQL that Airbyte connections write to."""
 
     lake_root: str = Field(description="Root of the data lake (a folder, or s3://bucket).")
-    home: str = Field(description="Local data folder; holds the embedded PostgreSQL when postgres_dsn is unset.")
-    postgres_dsn: str | None = Field(default=None, description="Analytics PostgreSQL DSN (secret, via EnvVar).")
+    home: str = Field(
+        description="Local data folder; holds the embedded PostgreSQL when postgres_dsn is unset."
+    )
+    postgres_dsn: str | None = Field(
+        default=None, description="Analytics PostgreSQL DSN (secret, via EnvVar)."
+    )
 
     def postgres_uri(self) -> str:
         return self.postgres_dsn or local_postgres_uri(Path(self.home) / "postgres", ANALYTICS_DATABASE)

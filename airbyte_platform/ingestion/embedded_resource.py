@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -25,6 +26,10 @@ class EmbeddedAirbyteResource(dg.ConfigurableResource):
 
     destinations: DestinationsResource
     connectors_dir: str = Field(description="Where each PyPI connector gets its own virtualenv.")
+    source_config_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per connection name, keys merged over its local source config (e.g. {'records': 1000000}).",
+    )
 
     def runner(self, log: logging.Logger | None = None) -> EmbeddedAirbyteRunner:
         return EmbeddedAirbyteRunner(
@@ -43,7 +48,8 @@ class EmbeddedAirbyteResource(dg.ConfigurableResource):
             f"Syncing {len(selected)} of {len(connection.streams)} streams of {connection.name} "
             f"({connection.local.connector} -> {connection.destination}): {', '.join(s.name for s in selected)}"
         )
-        results = self.runner(context.log).sync(connection, [s.name for s in selected])
+        config = {**connection.local.config, **self.source_config_overrides.get(connection.name, {})}
+        results = self.runner(context.log).sync(connection, [s.name for s in selected], config=config)
         for result in sorted(results, key=lambda r: r.stream):
             stream = connection.stream(result.stream)
             yield dg.MaterializeResult(
@@ -59,7 +65,9 @@ def selected_streams(context: dg.AssetExecutionContext, connection: ConnectionSp
     return [stream for stream in connection.streams if connection.asset_key(stream) in keys]
 
 
-def materialization_metadata(connection: ConnectionSpec, result: StreamSyncResult) -> dict[str, dg.RawMetadataValue]:
+def materialization_metadata(
+    connection: ConnectionSpec, result: StreamSyncResult
+) -> dict[str, dg.RawMetadataValue]:
     location_key = "lake_path" if connection.destination == "lake" else "dagster/table_name"
     return {
         "dagster/row_count": result.total_rows,

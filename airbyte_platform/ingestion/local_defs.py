@@ -18,7 +18,9 @@ def build_local_ingestion_resources(settings: Settings) -> dict[str, object]:
     destinations = build_destinations_resource(settings)
     return {
         "destinations": destinations,
-        "airbyte": EmbeddedAirbyteResource(destinations=destinations, connectors_dir=str(settings.connectors_dir)),
+        "airbyte": EmbeddedAirbyteResource(
+            destinations=destinations, connectors_dir=str(settings.connectors_dir)
+        ),
     }
 
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import dagster as dg
 
-warnings.filterwarnings("ignore", category=dg.SupersessionWarning, module=__name__)
-
 from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
+
+warnings.filterwarnings("ignore", category=dg.SupersessionWarning, module=__name__)
 
 
 def build_freshness_checks(

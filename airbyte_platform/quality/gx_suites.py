@@ -45,7 +45,10 @@ def _quiet_context() -> Any:
 
 
 def validate_stream(
-    destinations: DestinationsResource, connection: ConnectionSpec, stream: StreamSpec, suite_document: dict[str, Any]
+    destinations: DestinationsResource,
+    connection: ConnectionSpec,
+    stream: StreamSpec,
+    suite_document: dict[str, Any],
 ) -> Any:
     """Run the suite against the stream's destination table; returns GX's validation result."""
     import great_expectations as gx
@@ -53,19 +56,27 @@ def validate_stream(
     context = _quiet_context()
     suite = gx.ExpectationSuite(name=suite_document["name"], expectations=suite_document["expectations"])
     if connection.destination == "postgres":
-        source = context.data_sources.add_sql("analytics", connection_string=destinations.postgres_sqlalchemy_url())
-        asset = source.add_table_asset(stream.table_name, table_name=stream.table_name, schema_name=postgres_schema(connection))
+        source = context.data_sources.add_sql(
+            "analytics", connection_string=destinations.postgres_sqlalchemy_url()
+        )
+        asset = source.add_table_asset(
+            stream.table_name, table_name=stream.table_name, schema_name=postgres_schema(connection)
+        )
         batch = asset.add_batch_definition_whole_table("all").get_batch()
     else:
         from airbyte_platform.ingestion.embedded.lake import read_lake_table
 
         frame = read_lake_table(destination_location(connection, stream, destinations.lake_root)).to_pandas()
         asset = context.data_sources.add_pandas("lake").add_dataframe_asset(stream.table_name)
-        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": frame}
+        )
     return batch.validate(suite)
 
 
-def check_result_from_validation(connection: ConnectionSpec, stream: StreamSpec, validation: Any) -> dg.AssetCheckResult:
+def check_result_from_validation(
+    connection: ConnectionSpec, stream: StreamSpec, validation: Any
+) -> dg.AssetCheckResult:
     failures: list[str] = []
     for result in validation.results:
         if not result.success:
@@ -82,7 +93,9 @@ def check_result_from_validation(connection: ConnectionSpec, stream: StreamSpec,
         asset_key=connection.asset_key(stream),
         check_name=CHECK_NAME,
         passed=bool(validation.success),
-        description=None if validation.success else f"{connection.name}/{stream.name}: " + "; ".join(failures),
+        description=None
+        if validation.success
+        else f"{connection.name}/{stream.name}: " + "; ".join(failures),
         metadata={
             "evaluated_expectations": int(statistics["evaluated_expectations"]),
             "successful_expectations": int(statistics["successful_expectations"]),

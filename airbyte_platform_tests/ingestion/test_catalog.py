@@ -8,7 +8,13 @@ from airbyte_platform.ingestion.naming import clean_name, unique_clean_names
 
 def test_documented_connections_are_declared():
     names = {c.name for c in declared_connections()}
-    assert names == {"stripe_to_s3", "stripe_to_postgres", "hubspot_to_postgres", "salesforce_to_postgres", "app_postgres_cdc"}
+    assert names == {
+        "stripe_to_s3",
+        "stripe_to_postgres",
+        "hubspot_to_postgres",
+        "salesforce_to_postgres",
+        "app_postgres_cdc",
+    }
 
 
 def test_fan_out_keys_include_the_destination():

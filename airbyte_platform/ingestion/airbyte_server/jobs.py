@@ -1,0 +1,231 @@
+"""Run one Airbyte job to completion: trigger or attach, poll adaptively, cancel when we stop waiting.
+
+Exactly one job per request, even through faults:
+- a job already running for the connection is attached to (dagster-airbyte fails unless
+  `poll_previous_running_sync`), and a 409 on trigger means the same;
+- `POST /jobs` is not retried blindly: after a transient failure the recent jobs are listed first,
+  and a job that appeared since (our lost response) is adopted instead of starting a second one.
+
+While waiting, polling errors are retried for up to `outage_tolerance` seconds (the sync keeps
+running in Airbyte whatever happens to the API). The job is cancelled when the run is terminated
+(SIGTERM/SIGINT surface as BaseExceptions in the op) or when `poll_timeout` is exceeded — never
+because the API was briefly unreachable: a retried run attaches to the still-running job instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+
+from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteClient
+from airbyte_platform.ingestion.airbyte_server.errors import (
+    AirbyteConflictError,
+    AirbyteRetriesExhaustedError,
+    AirbyteTransientError,
+)
+from airbyte_platform.ingestion.airbyte_server.polling import (
+    Clock,
+    PollSchedule,
+    SystemClock,
+    expected_duration,
+)
+
+ACTIVE_STATUSES = frozenset({"pending", "running", "incomplete"})
+Job = Mapping[str, Any]
+
+
+class AirbyteJobFailedError(dg.Failure):
+    """The Airbyte job ended failed or cancelled (a run retry may help: it starts a new job)."""
+
+
+class AirbyteJobTimeoutError(dg.Failure):
+    """We stopped waiting (poll_timeout); the job has been cancelled."""
+
+
+@dataclass(frozen=True)
+class FinishedJob:
+    job: Job
+    attached: bool  # True when the job was started by someone else (schedule, UI, an earlier run)
+    polls: int  # GET /jobs/{id} calls while waiting
+    expected_seconds: float | None
+    noticed_at: float  # clock time at which the terminal status was seen
+
+    @property
+    def job_id(self) -> int:
+        return int(self.job["jobId"])
+
+
+class AirbyteJobRunner:
+    def __init__(
+        self,
+        client: ResilientAirbyteClient,
+        *,
+        log: logging.Logger | dg.DagsterLogManager,
+        schedule: PollSchedule | None = None,
+        clock: Clock | None = None,
+        poll_timeout: float | None = None,
+        outage_tolerance: float = 900.0,
+        cancel_on_termination: bool = True,
+        job_url: Callable[[int], str] = str,
+    ):
+        self.client = client
+        self.log = log
+        self.schedule = schedule or PollSchedule()
+        self.clock = clock or SystemClock()
+        self.poll_timeout = poll_timeout
+        self.outage_tolerance = outage_tolerance
+        self.cancel_on_termination = cancel_on_termination
+        self.job_url = job_url
+
+    def run(self, connection_id: str, job_type: str = "sync", not_found_hint: str | None = None) -> FinishedJob:
+        job, attached, expected = self.start_or_attach(connection_id, job_type, not_found_hint)
+        return self.wait(job, attached=attached, expected=expected)
+
+    # --- starting ------------------------------------------------------------------------------
+    def start_or_attach(
+        self, connection_id: str, job_type: str, not_found_hint: str | None
+    ) -> tuple[Job, bool, float | None]:
+        recent = self.client.list_recent_jobs(connection_id)
+        expected = expected_duration(recent, job_type)
+        policy = self.client.retry_policy
+        for attempt in range(policy.max_retries + 1):
+            active = _first_active(recent)
+            if active is not None and active.get("jobType") == job_type:
+                self.log.info(
+                    f"Airbyte {job_type} job {active['jobId']} is already {active['status']} for connection "
+                    f"{connection_id}: attaching to it instead of starting another ({self.job_url(int(active['jobId']))})"
+                )
+                return active, True, expected
+            if active is not None:
+                self.log.info(
+                    f"Airbyte {active.get('jobType')} job {active['jobId']} is running for connection "
+                    f"{connection_id}: waiting for it before starting the {job_type}"
+                )
+                self._wait_quietly(active)
+                recent = self.client.list_recent_jobs(connection_id)
+                continue
+            known = {job.get("jobId") for job in recent}
+            try:
+                job = self.client.trigger_job(connection_id, job_type, not_found_hint=not_found_hint)
+            except AirbyteConflictError:
+                self.log.info(f"Airbyte answered 409 for connection {connection_id}: looking for the running job")
+                recent = self.client.list_recent_jobs(connection_id)
+                continue
+            except AirbyteTransientError as exc:
+                wait = policy.delay(attempt, exc.retry_after)
+                self.log.warning(
+                    f"triggering a {job_type} of connection {connection_id} failed transiently ({exc}); "
+                    f"checking whether the job was created anyway, then retrying in {wait:.2f}s"
+                )
+                time.sleep(wait)
+                recent = self.client.list_recent_jobs(connection_id)
+                created = [j for j in recent if j.get("jobId") not in known and j.get("jobType") == job_type]
+                if created:
+                    self.log.info(f"the lost trigger had created Airbyte job {created[0]['jobId']}: using it")
+                    return created[0], False, expected
+                continue
+            self.log.info(
+                f"started Airbyte {job_type} job {job['jobId']} for connection {connection_id} "
+                f"({self.job_url(int(job['jobId']))})"
+            )
+            return job, False, expected
+        raise AirbyteRetriesExhaustedError(
+            f"could not start a {job_type} of Airbyte connection {connection_id} after "
+            f"{policy.max_retries + 1} attempts",
+            url=self.client.rest_api_base_url,
+        )
+
+    # --- waiting -------------------------------------------------------------------------------
+    def wait(self, job: Job, *, attached: bool = False, expected: float | None = None) -> FinishedJob:
+        job_id = int(job["jobId"])
+        started = _epoch(job.get("startTime")) or self.clock.now()
+        waiting_since = self.clock.now()
+        last_success = waiting_since
+        polls = 0
+        status = str(job["status"])
+        try:
+            while status in ACTIVE_STATUSES:
+                now = self.clock.now()
+                if self.poll_timeout is not None and now - waiting_since >= self.poll_timeout:
+                    raise AirbyteJobTimeoutError(
+                        description=f"Airbyte job {job_id} still {status} after {self.poll_timeout:.0f}s: "
+                        f"cancelled ({self.job_url(job_id)})",
+                        metadata={"airbyte/job_id": job_id},
+                    )
+                self.clock.sleep(self.schedule.next_delay(now - started, expected))
+                try:
+                    job = self.client.get_job(job_id)
+                except AirbyteRetriesExhaustedError as exc:
+                    if self.clock.now() - last_success > self.outage_tolerance:
+                        raise
+                    self.log.warning(f"Airbyte unreachable while waiting for job {job_id} ({exc}); still waiting")
+                    continue
+                polls += 1
+                last_success = self.clock.now()
+                if job["status"] != status:
+                    self.log.info(f"Airbyte job {job_id}: {status} -> {job['status']}")
+                status = str(job["status"])
+        except BaseException as exc:
+            stopped_waiting = not isinstance(exc, Exception) or isinstance(exc, AirbyteJobTimeoutError)
+            if status in ACTIVE_STATUSES and self.cancel_on_termination and stopped_waiting:
+                self._cancel(job_id, reason=type(exc).__name__)
+            raise
+        finished = FinishedJob(
+            job=job, attached=attached, polls=polls, expected_seconds=expected, noticed_at=self.clock.now()
+        )
+        if status != "succeeded":
+            raise AirbyteJobFailedError(
+                description=f"Airbyte {job.get('jobType', 'sync')} job {job_id} of connection "
+                f"{job.get('connectionId')} ended {status}: see its logs at {self.job_url(job_id)}",
+                metadata={
+                    "airbyte/job_id": job_id,
+                    "airbyte/status": status,
+                    "airbyte/job_url": dg.MetadataValue.url(self.job_url(job_id)),
+                },
+            )
+        return finished
+
+    def _wait_quietly(self, job: Job) -> None:
+        """Wait for someone else's job to end, whatever its outcome, without cancelling it."""
+        runner = AirbyteJobRunner(
+            self.client,
+            log=self.log,
+            schedule=self.schedule,
+            clock=self.clock,
+            poll_timeout=self.poll_timeout,
+            outage_tolerance=self.outage_tolerance,
+            cancel_on_termination=False,
+            job_url=self.job_url,
+        )
+        try:
+            runner.wait(job)
+        except AirbyteJobFailedError:
+            pass
+
+    def _cancel(self, job_id: int, reason: str) -> None:
+        try:
+            self.client.cancel_job(job_id)
+            self.log.warning(f"cancelled Airbyte job {job_id} ({reason})")
+        except Exception as exc:
+            self.log.error(
+                f"could not cancel Airbyte job {job_id} ({exc}): cancel it in the Airbyte UI: {self.job_url(job_id)}"
+            )
+
+
+def _first_active(jobs: list[Job]) -> Job | None:
+    return next((job for job in jobs if job.get("status") in ACTIVE_STATUSES), None)
+
+
+def _epoch(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

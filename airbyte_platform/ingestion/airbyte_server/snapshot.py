@@ -1,0 +1,191 @@
+"""The fetched state of an Airbyte workspace, as a JSON document on disk.
+
+A code server builds its Airbyte assets from this snapshot with zero HTTP calls, so `dagster dev`
+works with Airbyte down; refresh.py rewrites it. Each connection keeps the key part it was first
+given (`key_part`), so renaming a connection in Airbyte does not rename its assets (their history
+stays attached); new connections get fresh parts that never collide with existing ones.
+
+Plain dataclasses and orjson rather than Dagster serdes records: a 1,000-connection workspace
+parses in milliseconds, and the same text travels as the state of the defs loader (defs.py).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import orjson
+from dagster_airbyte.translator import (
+    AirbyteConnection,
+    AirbyteDestination,
+    AirbyteStream,
+    AirbyteWorkspaceData,
+)
+
+SNAPSHOT_VERSION = 1
+
+
+class SnapshotError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DiscoveredStream:
+    name: str
+    key_part: str  # unique within the connection
+    sync_mode: str | None = None
+    cursor_field: tuple[str, ...] = ()
+    primary_key: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class DiscoveredDestination:
+    destination_id: str
+    name: str
+    destination_type: str | None
+    database: str | None = None
+    schema: str | None = None
+
+
+@dataclass(frozen=True)
+class DiscoveredConnection:
+    connection_id: str
+    name: str
+    key_part: str  # unique within the workspace, kept across renames
+    destination_id: str
+    source_id: str | None
+    status: str
+    prefix: str | None
+    streams: tuple[DiscoveredStream, ...]
+
+    def stream(self, name: str) -> DiscoveredStream:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"connection {self.name!r} has no stream {name!r}")
+
+
+@dataclass(frozen=True)
+class WorkspaceSnapshot:
+    api_url: str
+    workspace_id: str
+    fetched_at: float
+    connections: tuple[DiscoveredConnection, ...]  # sorted by key_part: deterministic order
+    destinations: tuple[DiscoveredDestination, ...]
+    http_calls: int = 0
+    version: int = SNAPSHOT_VERSION
+
+    def destination(self, destination_id: str) -> DiscoveredDestination | None:
+        return self.destinations_by_id.get(destination_id)
+
+    @cached_property
+    def destinations_by_id(self) -> Mapping[str, DiscoveredDestination]:
+        return {d.destination_id: d for d in self.destinations}
+
+    @property
+    def key_parts(self) -> dict[str, str]:
+        return {c.connection_id: c.key_part for c in self.connections}
+
+    def to_workspace_data(self) -> AirbyteWorkspaceData:
+        """dagster-airbyte's own workspace record, so its table props feed the translator."""
+        return AirbyteWorkspaceData(
+            connections_by_id={
+                c.connection_id: AirbyteConnection(
+                    id=c.connection_id,
+                    name=c.name,
+                    stream_prefix=c.prefix,
+                    # The public API lists the selected streams only, without JSON schemas.
+                    streams={s.name: AirbyteStream(name=s.name, selected=True, json_schema={}) for s in c.streams},
+                    destination_id=c.destination_id,
+                )
+                for c in self.connections
+            },
+            destinations_by_id={
+                d.destination_id: AirbyteDestination(
+                    id=d.destination_id, type=d.destination_type or "unknown", database=d.database, schema=d.schema
+                )
+                for d in self._with_unknown_destinations()
+            },
+        )
+
+    def _with_unknown_destinations(self) -> list[DiscoveredDestination]:
+        known = self.destinations_by_id
+        missing = {c.destination_id for c in self.connections} - set(known)
+        return [*self.destinations, *(DiscoveredDestination(d, "unknown", None) for d in sorted(missing))]
+
+    # --- JSON ----------------------------------------------------------------------------------
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "version": self.version,
+                "api_url": self.api_url,
+                "workspace_id": self.workspace_id,
+                "fetched_at": self.fetched_at,
+                "http_calls": self.http_calls,
+                "destinations": [d.__dict__ for d in self.destinations],
+                "connections": [
+                    {**{k: v for k, v in c.__dict__.items() if k != "streams"}, "streams": [s.__dict__ for s in c.streams]}
+                    for c in self.connections
+                ],
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+
+    @classmethod
+    def from_json(cls, text: bytes | str, where: str = "snapshot") -> WorkspaceSnapshot:
+        try:
+            document: dict[str, Any] = orjson.loads(text)
+            if document.get("version") != SNAPSHOT_VERSION:
+                raise SnapshotError(f"{where} has version {document.get('version')}, expected {SNAPSHOT_VERSION}")
+            return cls(
+                api_url=document["api_url"],
+                workspace_id=document["workspace_id"],
+                fetched_at=float(document["fetched_at"]),
+                http_calls=int(document.get("http_calls", 0)),
+                destinations=tuple(DiscoveredDestination(**d) for d in document["destinations"]),
+                connections=tuple(
+                    DiscoveredConnection(
+                        **{k: v for k, v in c.items() if k != "streams"},
+                        streams=tuple(
+                            DiscoveredStream(
+                                name=s["name"],
+                                key_part=s["key_part"],
+                                sync_mode=s.get("sync_mode"),
+                                cursor_field=tuple(s.get("cursor_field") or ()),
+                                primary_key=tuple(tuple(p) for p in s.get("primary_key") or ()),
+                            )
+                            for s in c["streams"]
+                        ),
+                    )
+                    for c in document["connections"]
+                ),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise SnapshotError(f"{where} is not a valid Airbyte workspace snapshot: {exc!r}") from exc
+
+
+def read_snapshot(path: Path) -> WorkspaceSnapshot | None:
+    """The snapshot at `path`, or None when there is none yet."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return WorkspaceSnapshot.from_json(text, where=str(path))
+
+
+def write_snapshot(snapshot: WorkspaceSnapshot, path: Path) -> None:
+    """Write atomically: a code server starting meanwhile sees the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(snapshot.to_json())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

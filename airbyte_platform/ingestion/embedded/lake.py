@@ -1,0 +1,394 @@
+"""The lake destination: Parquet files under `<lake_root>/airbyte/<source>/<table>/` and a manifest.
+
+The same code writes a local folder and `s3://` (pyarrow's filesystems). A stream folder holds data
+files `part-<sync id>-<n>.parquet` and `_manifest.json`, which lists the files that make up the
+table and the connector state they cover. A sync writes new files (invisible: no manifest lists
+them), makes them durable, then replaces the manifest in one step (rename locally, one PUT on
+S3). Readers go through the manifest (`lake_files`, `read_lake_table`), so they see the previous
+sync or the new one, never a mix; a failed or killed sync leaves only unlisted files, removed by
+the next sync. Full refresh lists only the new files; incremental lists the previous files too.
+Files dropped by a full refresh are deleted one sync later, so a reader holding the previous
+manifest can still finish.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from airbyte_platform.ingestion.embedded import protocol
+from airbyte_platform.ingestion.embedded.destination import (
+    LOCK_TIMEOUT_SECONDS,
+    PublishedStream,
+    StateMessage,
+    StreamPlan,
+)
+from airbyte_platform.ingestion.embedded.schema import arrow_schema
+
+MANIFEST = "_manifest.json"
+MANIFEST_FORMAT = 1
+LOCK_FILE = ".airbyte-sync.lock"  # dot-prefixed: ignored by Spark and by the no-manifest fallback
+ROWS_PER_FILE = 1_000_000
+ROW_GROUP_ROWS = 128 * 1024  # batches arrive by ~10k rows; readers scan bigger row groups much faster
+_OUR_FILE = re.compile(r"^part-\d{8}T\d{6}Z-[0-9a-f]{8}-\d{5}\.parquet$")
+
+_log = logging.getLogger(__name__)
+
+
+class LakeError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------- readers
+
+
+def lake_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem and in-filesystem path of a lake location (a folder path or a URI)."""
+    if "://" in location:
+        return pafs.FileSystem.from_uri(location)
+    return pafs.LocalFileSystem(), str(Path(location).resolve())
+
+
+def read_manifest(location: str) -> dict[str, Any] | None:
+    filesystem, path = lake_filesystem(location)
+    return _read_manifest(filesystem, path)
+
+
+def lake_files(location: str) -> list[str]:
+    """The data files of the table at `location`, as paths or URIs that Spark, DuckDB or pyarrow can open.
+
+    The manifest's files when there is one; otherwise (a folder written by Airbyte's own S3
+    destination, as in prod) every Parquet file under the folder, skipping `_`/`.`-prefixed entries
+    as Spark and Hive do.
+    """
+    filesystem, path = lake_filesystem(location)
+    manifest = _read_manifest(filesystem, path)
+    relative = manifest["files"] if manifest is not None else _parquet_files_under(filesystem, path)
+    return [_public_path(location, path, name) for name in relative]
+
+
+def read_lake_table(location: str) -> pa.Table:
+    """The whole table at `location` as Arrow (files with added columns are unified; missing ones are null)."""
+    filesystem, path = lake_filesystem(location)
+    manifest = _read_manifest(filesystem, path)
+    relative = manifest["files"] if manifest is not None else _parquet_files_under(filesystem, path)
+    if not relative:
+        schema = _manifest_schema(manifest) if manifest is not None else None
+        return schema.empty_table() if schema is not None else pa.table({})
+    paths = [f"{path}/{name}" for name in relative]
+    schemas = [pq.read_schema(p, filesystem=filesystem) for p in paths]
+    dataset = ds.dataset(paths, schema=pa.unify_schemas(schemas), filesystem=filesystem, format="parquet")
+    return dataset.to_table()
+
+
+def _public_path(location: str, path: str, name: str) -> str:
+    if "://" in location:
+        scheme = location.split("://", 1)[0]
+        return f"{scheme}://{path}/{name}"
+    return f"{path}/{name}"
+
+
+def _read_manifest(filesystem: pafs.FileSystem, path: str) -> dict[str, Any] | None:
+    try:
+        with filesystem.open_input_stream(f"{path}/{MANIFEST}") as stream:
+            return protocol.loads(stream.read())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise LakeError(f"{path}/{MANIFEST} is not valid JSON ({exc}); restore it or delete it") from exc
+
+
+def _parquet_files_under(filesystem: pafs.FileSystem, path: str) -> list[str]:
+    try:
+        infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
+    except FileNotFoundError:
+        return []
+    names = []
+    for info in infos:
+        relative = info.path[len(path) :].lstrip("/")
+        hidden = any(part.startswith(("_", ".")) for part in relative.split("/"))
+        if info.type == pafs.FileType.File and relative.endswith(".parquet") and not hidden:
+            names.append(relative)
+    return sorted(names)
+
+
+def _manifest_schema(manifest: Mapping[str, Any]) -> pa.Schema | None:
+    encoded = manifest.get("arrow_schema")
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded))) if encoded else None
+
+
+def _encode_schema(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+# ------------------------------------------------------------------------------------ destination
+
+
+class LakeDestination:
+    def __init__(self, *, log: logging.Logger | None = None, rows_per_file: int = ROWS_PER_FILE):
+        self.log = log or _log
+        self.rows_per_file = rows_per_file
+
+    def session(self, connection_name: str, plans: list[StreamPlan], sync_id: str) -> LakeSyncSession:
+        return LakeSyncSession(
+            connection_name, plans, sync_id, log=self.log, rows_per_file=self.rows_per_file
+        )
+
+
+@dataclass
+class _StreamFolder:
+    """One stream's folder during a sync: its previous manifest and the files this sync writes."""
+
+    plan: StreamPlan
+    filesystem: pafs.FileSystem
+    path: str
+    previous: dict[str, Any]
+    lock: FileLock | None = None
+    writer: pq.ParquetWriter | None = None
+    pending: list[pa.RecordBatch] = field(default_factory=list)  # the next row group, not yet written
+    pending_rows: int = 0
+    rows_in_file: int = 0
+    new_files: list[str] = field(default_factory=list)
+    new_rows: int = 0
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.filesystem, pafs.LocalFileSystem)
+
+
+class LakeSyncSession:
+    """Stages Parquet files for each stream of one sync and publishes them with the state (see module doc)."""
+
+    def __init__(
+        self,
+        connection_name: str,
+        plans: list[StreamPlan],
+        sync_id: str,
+        *,
+        log: logging.Logger,
+        rows_per_file: int,
+    ):
+        self.connection_name = connection_name
+        self.plans = plans
+        self.sync_id = sync_id
+        self.log = log
+        self.rows_per_file = rows_per_file
+        self.folders: dict[str, _StreamFolder] = {}
+        self.published = False
+
+    def __enter__(self) -> LakeSyncSession:
+        try:
+            for plan in self.plans:
+                self.folders[plan.name] = self._open_folder(plan)
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if not self.published:
+                self._discard()
+        finally:
+            self._release()
+
+    def _open_folder(self, plan: StreamPlan) -> _StreamFolder:
+        filesystem, path = lake_filesystem(plan.location)
+        filesystem.create_dir(path, recursive=True)
+        lock = None
+        if isinstance(filesystem, pafs.LocalFileSystem):
+            # Two local syncs of one stream would both build on the same previous state; the second waits.
+            # S3 has no lock: there, the orchestrator's one-run-per-connection rule is what serializes syncs.
+            lock = FileLock(f"{path}/{LOCK_FILE}")
+            try:
+                lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
+            except Timeout as exc:
+                raise LakeError(
+                    f"{plan.location}: another sync has held {lock.lock_file} for too long"
+                ) from exc
+        previous = _read_manifest(filesystem, path)
+        if previous is None:
+            # First sync into this folder: claim it with a manifest listing what is already there (nothing,
+            # or files written by Airbyte's S3 destination), so files of an unfinished sync never show.
+            existing = _parquet_files_under(filesystem, path)
+            rows = sum(
+                pq.read_metadata(f"{path}/{name}", filesystem=filesystem).num_rows for name in existing
+            )
+            previous = self._manifest(files=existing, rows=rows, state=None, schema=None)
+            _write_manifest(filesystem, path, previous)
+        return _StreamFolder(plan=plan, filesystem=filesystem, path=path, previous=previous, lock=lock)
+
+    def previous_state(self, stream: str) -> StateMessage | None:
+        return self.folders[stream].previous.get("state")
+
+    def write(self, stream: str, batch: pa.RecordBatch) -> None:
+        folder = self.folders[stream]
+        folder.pending.append(batch)
+        folder.pending_rows += batch.num_rows
+        folder.new_rows += batch.num_rows
+        if folder.pending_rows >= ROW_GROUP_ROWS:
+            self._write_row_group(folder)
+
+    def _write_row_group(self, folder: _StreamFolder) -> None:
+        if not folder.pending:
+            return
+        if folder.writer is None or folder.rows_in_file >= self.rows_per_file:
+            self._start_file(folder, folder.pending[0].schema)
+        assert folder.writer is not None
+        table = pa.Table.from_batches(folder.pending)
+        folder.writer.write_table(table, row_group_size=table.num_rows)
+        folder.rows_in_file += table.num_rows
+        folder.pending, folder.pending_rows = [], 0
+
+    def _start_file(self, folder: _StreamFolder, schema: pa.Schema) -> None:
+        self._close_file(folder)
+        name = f"part-{self.sync_id}-{len(folder.new_files):05d}.parquet"
+        folder.new_files.append(name)
+        folder.writer = pq.ParquetWriter(f"{folder.path}/{name}", schema, filesystem=folder.filesystem)
+        folder.rows_in_file = 0
+
+    def _close_file(self, folder: _StreamFolder) -> None:
+        if folder.writer is not None:
+            folder.writer.close()
+            folder.writer = None
+            if folder.is_local:
+                _fsync(f"{folder.path}/{folder.new_files[-1]}")
+
+    def publish(self, states: Mapping[str, StateMessage | None]) -> dict[str, PublishedStream]:
+        # Every data file is complete and durable before the first manifest names any of them.
+        for folder in self.folders.values():
+            self._finish_files(folder)
+        published = {
+            name: self._publish_stream(folder, states.get(name)) for name, folder in self.folders.items()
+        }
+        self.published = True
+        return published
+
+    def _finish_files(self, folder: _StreamFolder) -> None:
+        self._write_row_group(folder)
+        if not folder.new_files and (folder.plan.replaces or not folder.previous.get("files")):
+            # An empty file: the table exists with its columns for every reader, Spark included.
+            self._start_file(folder, arrow_schema(folder.plan.columns))
+        self._close_file(folder)
+
+    def _publish_stream(self, folder: _StreamFolder, state: StateMessage | None) -> PublishedStream:
+        schema = arrow_schema(folder.plan.columns)
+        previous_files: list[str] = list(folder.previous.get("files", []))
+        if folder.plan.replaces:
+            files, rows, retired = folder.new_files, folder.new_rows, previous_files
+        else:
+            files, rows, retired = (
+                previous_files + folder.new_files,
+                folder.previous["rows"] + folder.new_rows,
+                [],
+            )
+            previous_schema = _manifest_schema(folder.previous)
+            if (
+                previous_schema is not None
+            ):  # columns added by the source since: older files read them as null
+                schema = pa.unify_schemas([previous_schema, schema])
+        manifest = self._manifest(files=files, rows=rows, state=state, schema=schema, retired=retired)
+        _write_manifest(folder.filesystem, folder.path, manifest)  # the commit point of this stream
+        self._collect_garbage(folder, manifest)
+        return PublishedStream(
+            total_rows=rows,
+            columns=tuple((f.name, str(f.type)) for f in schema),
+            location=folder.plan.location,
+        )
+
+    def _manifest(
+        self,
+        *,
+        files: list[str],
+        rows: int,
+        state: StateMessage | None,
+        schema: pa.Schema | None,
+        retired: list[str] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "files": files,
+            "rows": rows,
+            "state": state,
+            "sync_id": self.sync_id,
+            "connection": self.connection_name,
+            "columns": [[f.name, str(f.type)] for f in schema] if schema is not None else [],
+            "arrow_schema": _encode_schema(schema) if schema is not None else None,
+            "retired": retired or [],  # dropped by this sync; deleted by the next one
+            "published_at": datetime.now(UTC).isoformat(),
+        }
+
+    def _collect_garbage(self, folder: _StreamFolder, manifest: Mapping[str, Any]) -> None:
+        """Delete files retired one sync ago, and (under the local lock) files of syncs that never published."""
+        keep = set(manifest["files"]) | set(manifest["retired"])
+        doomed = [name for name in folder.previous.get("retired", []) if name not in keep]
+        if folder.lock is not None:
+            for info in folder.filesystem.get_file_info(pafs.FileSelector(folder.path)):
+                name = info.base_name
+                if _OUR_FILE.match(name) and name not in keep and name not in doomed:
+                    doomed.append(name)
+        for name in doomed:
+            try:
+                folder.filesystem.delete_file(f"{folder.path}/{name}")
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # garbage left behind is harmless: no manifest lists it
+                self.log.warning(f"{folder.plan.location}: could not delete unlisted file {name}: {exc}")
+
+    def _discard(self) -> None:
+        """After a failure: close and delete this sync's files (best effort; the next sync retries)."""
+        for folder in self.folders.values():
+            try:
+                if folder.writer is not None:
+                    folder.writer.close()
+                    folder.writer = None
+                for name in folder.new_files:
+                    folder.filesystem.delete_file(f"{folder.path}/{name}")
+            except OSError as exc:
+                self.log.warning(f"{folder.plan.location}: could not remove files of the failed sync: {exc}")
+
+    def _release(self) -> None:
+        for folder in self.folders.values():
+            if folder.lock is not None:
+                folder.lock.release()
+
+
+def _write_manifest(filesystem: pafs.FileSystem, path: str, manifest: Mapping[str, Any]) -> None:
+    """Replace the manifest in one step: temp file + rename locally, a single PUT on object stores."""
+    payload = protocol.dumps(manifest).encode()
+    target = f"{path}/{MANIFEST}"
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        temporary = f"{path}/.{MANIFEST}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        _fsync(path)  # the rename itself is durable once the directory is synced
+    else:
+        with filesystem.open_output_stream(target) as stream:
+            stream.write(payload)
+
+
+def _fsync(path: str) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

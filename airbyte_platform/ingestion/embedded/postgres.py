@@ -1,0 +1,322 @@
+"""The PostgreSQL destination: COPY into staging tables, publish all streams in one transaction.
+
+Each stream of a sync is COPY'd (CSV rendered by pyarrow, so no per-row Python) into its own
+unlogged staging table `_airbyte_tmp_<sync>_<table>`. Publishing runs in ONE transaction for the
+whole sync: create or widen the final table, replace it (full refresh) or upsert into it by primary
+key (incremental; plain append without a key), write the connector state into
+`<schema>._airbyte_state`, drop the staging table. The commit is the durability point of the data
+and of its state together; a failed or killed sync leaves only a staging table, dropped by the
+next sync of that stream. A session-level advisory lock per table serializes concurrent syncs of a
+stream and is released by the server if the syncing process dies.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from airbyte_platform.ingestion.embedded.destination import PublishedStream, StateMessage, StreamPlan
+from airbyte_platform.ingestion.embedded.schema import AIRBYTE_COLUMNS, Column
+
+STATE_TABLE = "_airbyte_state"
+STAGING_PREFIX = "_airbyte_tmp_"
+SEQUENCE_COLUMN = "_airbyte_seq"  # staging only: emission order, so the last version of a key wins
+_STAGING_NAME = re.compile(r"^_airbyte_tmp_[0-9a-f]{8}_(?P<table>.+)$")
+_MAX_IDENTIFIER = 63
+_CSV_OPTIONS = pacsv.WriteOptions(include_header=False)
+COPY_ROWS = 64 * 1024  # batches are regrouped: one COPY per ~64k rows
+
+_log = logging.getLogger(__name__)
+
+
+class PostgresDestinationError(RuntimeError):
+    pass
+
+
+def read_state(dsn: str, schema: str, connection_name: str, stream: str) -> StateMessage | None:
+    """The state committed by the last published sync of a stream (None before the first)."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT to_regclass(%s)", [sql.Identifier(schema, STATE_TABLE).as_string(connection)]
+        ).fetchone()
+        if not exists or exists[0] is None:
+            return None
+        return _committed_state(connection, schema, connection_name, stream)
+
+
+def _committed_state(
+    connection: psycopg.Connection[Any], schema: str, connection_name: str, stream: str
+) -> StateMessage | None:
+    row = connection.execute(
+        sql.SQL("SELECT state FROM {} WHERE connection_name = %s AND stream = %s").format(
+            sql.Identifier(schema, STATE_TABLE)
+        ),
+        [connection_name, stream],
+    ).fetchone()
+    return row[0] if row else None
+
+
+class PostgresDestination:
+    def __init__(self, dsn: str, schema: str, *, log: logging.Logger | None = None):
+        self.dsn = dsn
+        self.schema = schema
+        self.log = log or _log
+
+    def session(self, connection_name: str, plans: list[StreamPlan], sync_id: str) -> PostgresSyncSession:
+        return PostgresSyncSession(self.dsn, self.schema, connection_name, plans, sync_id, log=self.log)
+
+
+@dataclass
+class _StagedStream:
+    plan: StreamPlan
+    table: str
+    staging: str
+    previous_state: StateMessage | None
+    pending: list[pa.RecordBatch] = field(default_factory=list)
+    pending_rows: int = 0
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return (*AIRBYTE_COLUMNS, *self.plan.columns)
+
+
+class PostgresSyncSession:
+    """Stages and publishes one sync's streams (see module doc)."""
+
+    def __init__(
+        self,
+        dsn: str,
+        schema: str,
+        connection_name: str,
+        plans: list[StreamPlan],
+        sync_id: str,
+        *,
+        log: logging.Logger,
+    ):
+        self.dsn = dsn
+        self.schema = schema
+        self.connection_name = connection_name
+        self.plans = plans
+        self.sync_id = sync_id
+        self.log = log
+        self.connection: psycopg.Connection[Any] | None = None
+        self.streams: dict[str, _StagedStream] = {}
+        self.published = False
+
+    # ----------------------------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> PostgresSyncSession:
+        try:
+            self.connection = psycopg.connect(
+                self.dsn, autocommit=True, application_name="airbyte_platform sync"
+            )
+        except psycopg.Error as exc:
+            raise PostgresDestinationError(f"cannot connect to the destination PostgreSQL: {exc}") from exc
+        try:
+            self._create_schema()
+            for plan in self.plans:
+                self.streams[plan.name] = self._stage(plan)
+        except BaseException:
+            self.connection.close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self.connection is not None
+        try:
+            if not self.published and not self.connection.closed:
+                for staged in self.streams.values():
+                    self._execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._id(staged.staging)))
+        except psycopg.Error as exc:  # the next sync of the stream drops it
+            self.log.warning(f"could not drop the staging tables of failed sync {self.sync_id}: {exc}")
+        finally:
+            self.connection.close()  # also releases the advisory locks
+
+    def _execute(
+        self, query: sql.Composable | str, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        assert self.connection is not None
+        cursor = self.connection.execute(query, params)
+        return cursor.fetchall() if cursor.description else []
+
+    def _id(self, table: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, table)
+
+    def _create_schema(self) -> None:
+        assert self.connection is not None
+        with self.connection.transaction():
+            # Concurrent `CREATE ... IF NOT EXISTS` of one object can still collide: serialize them.
+            self._execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"airbyte_ddl:{self.schema}"]
+            )
+            self._execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            self._execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (connection_name text NOT NULL, stream text NOT NULL, "
+                    "state jsonb, sync_id text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+                    "PRIMARY KEY (connection_name, stream))"
+                ).format(self._id(STATE_TABLE))
+            )
+
+    def _stage(self, plan: StreamPlan) -> _StagedStream:
+        table = plan.spec.table_name
+        self._execute(
+            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", [f"airbyte_sync:{self.schema}.{table}"]
+        )
+        self._drop_leftover_staging(table)
+        staging = f"{STAGING_PREFIX}{self.sync_id[-8:]}_{table}"[:_MAX_IDENTIFIER]
+        columns = (*AIRBYTE_COLUMNS, *plan.columns)
+        definition = sql.SQL(", ").join(
+            [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.postgres_type)) for c in columns]
+            + [sql.SQL("{} bigint GENERATED ALWAYS AS IDENTITY").format(sql.Identifier(SEQUENCE_COLUMN))]
+        )
+        # Unlogged: staging needs no WAL; the publish copies it into the logged table inside the commit.
+        self._execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(self._id(staging), definition))
+        assert self.connection is not None
+        previous = _committed_state(self.connection, self.schema, self.connection_name, plan.name)
+        return _StagedStream(plan=plan, table=table, staging=staging, previous_state=previous)
+
+    def _drop_leftover_staging(self, table: str) -> None:
+        """Drop staging tables of this table left by killed syncs (safe: we hold the table's sync lock)."""
+        names = self._execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND starts_with(tablename, %s)",
+            [self.schema, STAGING_PREFIX],
+        )
+        for (name,) in names:
+            match = _STAGING_NAME.match(name)
+            if match and match["table"] == table[: _MAX_IDENTIFIER - len(STAGING_PREFIX) - 9]:
+                self.log.info(f"dropping {self.schema}.{name}, left by an unfinished sync")
+                self._execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._id(name)))
+
+    # ------------------------------------------------------------------------------------- writing
+
+    def previous_state(self, stream: str) -> StateMessage | None:
+        return self.streams[stream].previous_state
+
+    def write(self, stream: str, batch: pa.RecordBatch) -> None:
+        staged = self.streams[stream]
+        staged.pending.append(batch)
+        staged.pending_rows += batch.num_rows
+        if staged.pending_rows >= COPY_ROWS:
+            self._copy(staged)
+
+    def _copy(self, staged: _StagedStream) -> None:
+        assert self.connection is not None
+        if not staged.pending:
+            return
+        rendered = io.BytesIO()
+        pacsv.write_csv(pa.Table.from_batches(staged.pending), rendered, _CSV_OPTIONS)
+        staged.pending, staged.pending_rows = [], 0
+        copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            self._id(staged.staging), sql.SQL(", ").join(sql.Identifier(c.name) for c in staged.columns)
+        )
+        with self.connection.cursor() as cursor, cursor.copy(copy) as pipe:
+            pipe.write(rendered.getbuffer())
+
+    # ---------------------------------------------------------------------------------- publishing
+
+    def publish(self, states: Mapping[str, StateMessage | None]) -> dict[str, PublishedStream]:
+        assert self.connection is not None
+        published: dict[str, PublishedStream] = {}
+        for staged in self.streams.values():
+            self._copy(staged)
+        with self.connection.transaction():
+            for name, staged in self.streams.items():
+                self._publish_stream(staged, states.get(name))
+                published[name] = PublishedStream(
+                    total_rows=self._execute(
+                        sql.SQL("SELECT count(*) FROM {}").format(self._id(staged.table))
+                    )[0][0],
+                    columns=self._table_columns(staged.table),
+                    location=staged.plan.location,
+                )
+        self.published = True
+        return published
+
+    def _publish_stream(self, staged: _StagedStream, state: StateMessage | None) -> None:
+        final = self._id(staged.table)
+        self._ensure_final_table(staged)
+        columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in staged.columns)
+        keys = staged.plan.configured.primary_key
+        if keys and not staged.plan.replaces:
+            key_list = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+            updates = sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c.name))
+                for c in staged.columns
+                if c.name not in keys
+            )
+            # The last emitted version of each key wins, within the sync (DISTINCT ON) and over earlier syncs.
+            self._execute(
+                sql.SQL(
+                    "INSERT INTO {final} ({columns}) SELECT {columns} FROM "
+                    "(SELECT DISTINCT ON ({keys}) * FROM {staging} ORDER BY {keys}, {seq} DESC) AS latest "
+                    "ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+                ).format(
+                    final=final,
+                    columns=columns,
+                    keys=key_list,
+                    staging=self._id(staged.staging),
+                    seq=sql.Identifier(SEQUENCE_COLUMN),
+                    updates=updates,
+                )
+            )
+        else:
+            if staged.plan.replaces:
+                self._execute(sql.SQL("TRUNCATE {}").format(final))
+            self._execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
+                    final, columns, columns, self._id(staged.staging), sql.Identifier(SEQUENCE_COLUMN)
+                )
+            )
+        if state is not None:
+            self._execute(
+                sql.SQL(
+                    "INSERT INTO {} (connection_name, stream, state, sync_id) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (connection_name, stream) DO UPDATE "
+                    "SET state = EXCLUDED.state, sync_id = EXCLUDED.sync_id, updated_at = now()"
+                ).format(self._id(STATE_TABLE)),
+                [self.connection_name, staged.plan.name, Jsonb(state), self.sync_id],
+            )
+        self._execute(sql.SQL("DROP TABLE {}").format(self._id(staged.staging)))
+
+    def _ensure_final_table(self, staged: _StagedStream) -> None:
+        final = self._id(staged.table)
+        definition = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.postgres_type)) for c in staged.columns
+        )
+        self._execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(final, definition))
+        for column in staged.columns:  # columns the source added since the table was created
+            self._execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                    final, sql.Identifier(column.name), sql.SQL(column.postgres_type)
+                )
+            )
+        keys = staged.plan.configured.primary_key
+        if keys and not staged.plan.replaces:
+            index = f"{staged.table}_airbyte_pk"[:_MAX_IDENTIFIER]
+            self._execute(
+                sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                    sql.Identifier(index), final, sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+                )
+            )
+
+    def _table_columns(self, table: str) -> tuple[tuple[str, str], ...]:
+        rows = self._execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [sql.Identifier(self.schema, table).as_string(self.connection)],
+        )
+        return tuple((str(name), str(type_)) for name, type_ in rows)

@@ -1,0 +1,308 @@
+"""The embedded Airbyte runner: sync a declared connection locally, the way the Airbyte platform would.
+
+One sync = resolve the connector (installing a PyPI connector on first use), `spec` (validate the
+config), `check`, `discover`, then `read` with a configured catalog of the selected streams and the
+state committed by the previous sync, into the lake or PostgreSQL. The destination publishes the
+data and the new state together only after the connector finished cleanly; any failure raises
+`EmbeddedSyncError` naming the connection, the connector and the stream, with the connector's last
+stderr lines, and leaves the previous data and state as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import psycopg
+import pyarrow as pa
+
+from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
+from airbyte_platform.ingestion.embedded import protocol
+from airbyte_platform.ingestion.embedded.connectors import ConnectorError, resolve_connector
+from airbyte_platform.ingestion.embedded.destination import DestinationSession, StateMessage, StreamPlan
+from airbyte_platform.ingestion.embedded.lake import LakeDestination, LakeError
+from airbyte_platform.ingestion.embedded.postgres import PostgresDestination, PostgresDestinationError
+from airbyte_platform.ingestion.embedded.process import AirbyteConnector, ConnectorFailure
+from airbyte_platform.ingestion.embedded.read_loop import ReadFailure, ReadLoop
+from airbyte_platform.ingestion.embedded.schema import SchemaError, columns_from_json_schema
+from airbyte_platform.ingestion.specs import destination_location, postgres_schema
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamSyncResult:
+    stream: str  # stream name as in the catalog
+    records_synced: int  # records written by this sync
+    bytes_synced: int  # bytes of record data read from the connector for this stream
+    total_rows: int  # rows visible in the destination after publish
+    columns: list[tuple[str, str]]  # (column name, type) of the destination table
+    location: str  # lake URI of the stream folder, or "schema.table" in PostgreSQL
+    duration_seconds: float
+    sync_id: str
+    state: Mapping[str, Any] | None  # the connector state committed with this sync (the stream's own state)
+
+
+class EmbeddedSyncError(RuntimeError):
+    """A sync failed; the message names the connection, the connector and the stream."""
+
+    def __init__(
+        self,
+        connection: ConnectionSpec,
+        stream: str | None,
+        problem: str,
+        stderr_tail: str = "",
+        *,
+        streams: Sequence[str] | None = None,
+    ):
+        """`stream`: the stream the sync was on; when unknown, `streams` (default: all declared) are named."""
+        names = streams if streams is not None else [s.name for s in connection.streams]
+        where = f"stream {stream!r}" if stream else "streams " + ", ".join(names)
+        message = f"sync of connection {connection.name!r} (connector {connection.local.connector}), {where}: {problem}"
+        if stderr_tail:
+            message += f"\n--- connector stderr (last lines) ---\n{stderr_tail}"
+        super().__init__(message)
+        self.connection = connection.name
+        self.stream = stream
+        self.problem = problem
+
+
+def new_sync_id() -> str:
+    """Sortable by time, unique across processes: `20261103T101500Z-9f2c4e1a`."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+class EmbeddedAirbyteRunner:
+    def __init__(
+        self,
+        *,
+        connectors_dir: Path,
+        lake_root: str,
+        postgres_dsn: str | None,
+        log: logging.Logger | None = None,
+        progress_every: int = 100_000,
+    ):
+        self.connectors_dir = connectors_dir
+        self.lake_root = lake_root.rstrip("/")
+        self.postgres_dsn = postgres_dsn
+        self.log = log or _log
+        self.progress_every = progress_every
+
+    def sync(
+        self,
+        connection: ConnectionSpec,
+        streams: Sequence[str] | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> list[StreamSyncResult]:
+        """Sync `streams` (default: all) of `connection`; `config` entries override `connection.local.config`."""
+        selected = self._selected(connection, streams)
+        if not selected:
+            return []
+        sync_id = new_sync_id()
+        started = time.monotonic()
+        merged_config = {**connection.local.config, **(config or {})}
+        label = f"{connection.name} ({connection.local.connector})"
+        self.log.info(
+            f"{label}: sync {sync_id} of {', '.join(s.name for s in selected)} to {connection.destination}"
+        )
+        with tempfile.TemporaryDirectory(prefix=f"airbyte-{connection.name}-") as workdir:
+            with self._failures(connection, selected):
+                connector, config_path, plans = self._prepare(
+                    connection, selected, merged_config, Path(workdir), label
+                )
+            with (
+                self._failures(connection, selected),
+                self._destination(connection, plans, sync_id) as session,
+            ):
+                previous = {plan.name: session.previous_state(plan.name) for plan in plans}
+                outcome = ReadLoop(
+                    connector, plans, session, log=self.log, progress_every=self.progress_every
+                ).run(
+                    config_path,
+                    protocol.configured_catalog([plan.configured for plan in plans]),
+                    # Full refresh streams start from scratch; GLOBAL state (CDC) is sent once.
+                    protocol.input_state(
+                        {p.name: previous[p.name] for p in plans if previous[p.name] and not p.replaces}
+                    ),
+                )
+                committed = {plan.name: _state_to_commit(plan, outcome.states, previous) for plan in plans}
+                published = session.publish(committed)
+        duration = time.monotonic() - started
+        for stream, fields in outcome.undeclared_fields.items():
+            self.log.warning(
+                f"{label}: stream {stream} sent fields its schema does not declare, kept in _airbyte_meta: "
+                f"{', '.join(sorted(fields))}"
+            )
+        results = [
+            StreamSyncResult(
+                stream=plan.name,
+                records_synced=outcome.records[plan.name],
+                bytes_synced=outcome.bytes[plan.name],
+                total_rows=published[plan.name].total_rows,
+                columns=list(published[plan.name].columns),
+                location=published[plan.name].location,
+                duration_seconds=duration,
+                sync_id=sync_id,
+                state=protocol.stream_state_value(committed[plan.name]),
+            )
+            for plan in plans
+        ]
+        total = sum(r.records_synced for r in results)
+        self.log.info(
+            f"{label}: sync {sync_id} published {total:,} records in {duration:.1f} s "
+            f"({total / max(duration, 1e-9):,.0f} records/s)"
+        )
+        return results
+
+    def _prepare(
+        self,
+        connection: ConnectionSpec,
+        selected: list[StreamSpec],
+        config: dict[str, Any],
+        workdir: Path,
+        label: str,
+    ) -> tuple[AirbyteConnector, Path, list[StreamPlan]]:
+        """Resolve (maybe install) the connector, validate the config, `check`, `discover` and plan each stream."""
+        command = resolve_connector(connection.local.connector, self.connectors_dir, self.log)
+        connector = AirbyteConnector(command.argv, workdir=workdir, log=self.log, label=label)
+        config_path = connector.write_json("config.json", config)
+        _validate_config(connector.spec(), config)
+        connector.check(config_path)
+        return connector, config_path, self._plans(connection, selected, connector.discover(config_path))
+
+    # ---------------------------------------------------------------------------------------- steps
+
+    @staticmethod
+    def _selected(connection: ConnectionSpec, streams: Sequence[str] | None) -> list[StreamSpec]:
+        if streams is None:
+            return list(connection.streams)
+        declared = {s.name for s in connection.streams}
+        unknown = [name for name in streams if name not in declared]
+        if unknown:
+            raise EmbeddedSyncError(
+                connection, unknown[0], f"not a declared stream; declared: {', '.join(sorted(declared))}"
+            )
+        return [s for s in connection.streams if s.name in set(streams)]
+
+    def _plans(
+        self, connection: ConnectionSpec, selected: list[StreamSpec], discovered: list[dict[str, Any]]
+    ) -> list[StreamPlan]:
+        plans = []
+        for spec in selected:
+            stream = _discovered_stream(discovered, spec)
+            if stream is None:
+                offered = ", ".join(sorted(str(s.get("name")) for s in discovered))
+                raise EmbeddedSyncError(
+                    connection, spec.name, f"the connector does not offer it (it offers {offered})"
+                )
+            try:
+                plans.append(self._plan(connection, spec, stream))
+            except (SchemaError, ValueError) as exc:
+                raise EmbeddedSyncError(connection, spec.name, str(exc)) from exc
+        return plans
+
+    def _plan(self, connection: ConnectionSpec, spec: StreamSpec, stream: dict[str, Any]) -> StreamPlan:
+        columns = columns_from_json_schema(stream.get("json_schema") or {}, spec.name)
+        names = {c.name for c in columns}
+        supported = stream.get("supported_sync_modes") or ["full_refresh"]
+        if spec.sync_mode not in supported:
+            raise ValueError(
+                f"sync_mode {spec.sync_mode} is not supported by the connector (it supports {supported})"
+            )
+        for role, fields in (("primary key", spec.primary_key), ("cursor field", (spec.cursor_field or "",))):
+            missing = [f for f in fields if f and f not in names]
+            if missing:
+                raise ValueError(
+                    f"{role} {missing} not in the discovered schema (fields: {', '.join(sorted(names))})"
+                )
+        configured = protocol.ConfiguredStream(
+            airbyte_stream=stream,
+            sync_mode=spec.sync_mode,
+            cursor_field=spec.cursor_field if spec.sync_mode == "incremental" else None,
+            primary_key=spec.primary_key,
+        )
+        return StreamPlan(
+            spec=spec,
+            configured=configured,
+            columns=columns,
+            location=destination_location(connection, spec, self.lake_root),
+        )
+
+    def _destination(
+        self, connection: ConnectionSpec, plans: list[StreamPlan], sync_id: str
+    ) -> DestinationSession:
+        if connection.destination == "lake":
+            return LakeDestination(log=self.log).session(connection.name, plans, sync_id)
+        if not self.postgres_dsn:
+            raise EmbeddedSyncError(
+                connection, None, "it writes to PostgreSQL but the runner has no postgres_dsn"
+            )
+        return PostgresDestination(self.postgres_dsn, postgres_schema(connection), log=self.log).session(
+            connection.name, plans, sync_id
+        )
+
+    @staticmethod
+    @contextmanager
+    def _failures(connection: ConnectionSpec, selected: list[StreamSpec]) -> Iterator[None]:
+        """Turn every way a sync can fail into one EmbeddedSyncError naming connection, connector and stream."""
+        names = [s.name for s in selected]
+        try:
+            yield
+        except EmbeddedSyncError:
+            raise
+        except ReadFailure as exc:
+            raise EmbeddedSyncError(
+                connection, exc.stream, exc.problem, exc.stderr_tail, streams=names
+            ) from exc
+        except ConnectorFailure as exc:
+            raise EmbeddedSyncError(connection, None, exc.problem, exc.stderr_tail, streams=names) from exc
+        except (ConnectorError, _ConfigError) as exc:
+            raise EmbeddedSyncError(connection, None, str(exc), streams=names) from exc
+        except (LakeError, PostgresDestinationError, psycopg.Error, OSError, pa.ArrowException) as exc:
+            raise EmbeddedSyncError(
+                connection, None, f"destination {connection.destination}: {exc}", streams=names
+            ) from exc
+
+
+def _state_to_commit(
+    plan: StreamPlan, emitted: Mapping[str, StateMessage], previous: Mapping[str, StateMessage | None]
+) -> StateMessage | None:
+    """The last state the connector emitted; an incremental stream that emitted none keeps its previous one."""
+    if plan.name in emitted:
+        return emitted[plan.name]
+    return None if plan.replaces else previous.get(plan.name)
+
+
+class _ConfigError(ValueError):
+    pass
+
+
+def _validate_config(spec: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Check the config against the connector's `connectionSpecification`, listing every problem at once."""
+    schema = spec.get("connectionSpecification") or {}
+    validator = jsonschema.Draft7Validator(schema)
+    problems = sorted(
+        f"{'.'.join(str(p) for p in error.absolute_path) or '<config>'}: {error.message}"
+        for error in validator.iter_errors(dict(config))
+    )
+    if problems:
+        raise _ConfigError("invalid connector config (connections.yaml local.config): " + "; ".join(problems))
+
+
+def _discovered_stream(discovered: list[dict[str, Any]], spec: StreamSpec) -> dict[str, Any] | None:
+    for stream in discovered:
+        if stream.get("name") == spec.name and (
+            spec.namespace is None or stream.get("namespace") in (None, spec.namespace)
+        ):
+            return stream
+    return None
