@@ -15,6 +15,8 @@ from airbyte_platform.ingestion.local_defs import (
 )
 from airbyte_platform.quality.defs import build_quality_defs
 from airbyte_platform.settings import Settings, get_settings
+from airbyte_platform.transforms.defs import build_transform_defs
+from airbyte_platform.transforms.resources import build_transform_resources
 
 
 def _check_keys(defs: dg.Definitions) -> list[dg.AssetCheckKey]:
@@ -34,9 +36,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
 
         ingestion, resources = build_prod_ingestion_defs(settings), build_prod_ingestion_resources(settings)
-    resources = {"destinations": build_destinations_resource(settings), **resources}
+    resources = {
+        "destinations": build_destinations_resource(settings),
+        **build_transform_resources(settings),
+        **resources,
+    }
 
-    graph = dg.Definitions.merge(ingestion, build_quality_defs())
+    graph = dg.Definitions.merge(ingestion, build_transform_defs(), build_quality_defs())
     jobs, schedules = build_airflow_jobs(settings, _check_keys(graph))
     return dg.Definitions.merge(graph, dg.Definitions(jobs=jobs, schedules=schedules, resources=resources))
 

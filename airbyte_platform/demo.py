@@ -18,14 +18,14 @@ MAIN_JOB = "stripe_datalake_pipeline"
 def _instance() -> dg.DagsterInstance:
     try:
         return dg.DagsterInstance.get()
-    except dg.DagsterInvariantViolationError:  # no DAGSTER_HOME: keep the run in memory
+    except Exception:  # DAGSTER_HOME unset (its error type is private): keep the run in memory
         return dg.DagsterInstance.ephemeral()
 
 
 def summarize(result: dg.ExecuteInProcessResult) -> list[str]:
     lines = ["", f"{'asset':<34} {'rows':>10}  {'records synced':>14}  {'seconds':>8}", "-" * 72]
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.materialization
         assert materialization is not None
         meta = materialization.metadata
         row_count, synced, seconds = (

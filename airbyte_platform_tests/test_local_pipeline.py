@@ -27,7 +27,7 @@ def _run(home, job_name: str, overrides: dict | None = None) -> dg.ExecuteInProc
 def _row_counts(result: dg.ExecuteInProcessResult) -> dict[str, int]:
     counts = {}
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.materialization
         assert materialization is not None
         entry = materialization.metadata.get("dagster/row_count")
         counts[materialization.asset_key.to_user_string()] = int(entry.value) if entry is not None else -1

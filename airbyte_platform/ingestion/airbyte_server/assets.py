@@ -6,7 +6,6 @@ One multi-asset per connection (a sync is per connection), `can_subset=True`, so
 the order of definitions never depends on the listing.
 """
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 
@@ -51,7 +50,9 @@ def declared_target(
         name=connection.name,
         op_name=f"airbyte_sync_{connection.name}",
         id_source=connection.connection_id_variable,
-        workspace_id=snapshot.workspace_id if snapshot else (settings.airbyte.workspace_id if settings.airbyte else None),
+        workspace_id=snapshot.workspace_id
+        if snapshot
+        else (settings.airbyte.workspace_id if settings.airbyte else None),
         streams=tuple(
             StreamTarget(
                 name=stream.name,
@@ -66,13 +67,17 @@ def declared_target(
     )
 
 
-def declared_assets(settings: Settings, snapshot: WorkspaceSnapshot | None) -> list[tuple[SyncTarget, dg.AssetsDefinition]]:
+def declared_assets(
+    settings: Settings, snapshot: WorkspaceSnapshot | None
+) -> list[tuple[SyncTarget, dg.AssetsDefinition]]:
     built = []
     for connection in declared_connections():
         target = declared_target(connection, settings, snapshot)
         specs = [
             stream_asset_spec(connection, stream).merge_attributes(
-                metadata=AirbyteMetadataSet(connection_id=target.connection_id, connection_name=connection.name)
+                metadata=AirbyteMetadataSet(
+                    connection_id=target.connection_id, connection_name=connection.name
+                )
             )
             for stream in connection.streams
         ]

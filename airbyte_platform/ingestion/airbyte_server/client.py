@@ -121,8 +121,12 @@ class ResilientAirbyteClient(AirbyteClient):
             except _ExpiredTokenError:
                 if token_refreshed:
                     raise api_error(
-                        401, method, url, "a fresh token was rejected too",
-                        credential_hint=self.credential_hint, not_found_hint=None,
+                        401,
+                        method,
+                        url,
+                        "a fresh token was rejected too",
+                        credential_hint=self.credential_hint,
+                        not_found_hint=None,
                     ) from None
                 token_refreshed = True
                 self._access_token_value = None

@@ -147,7 +147,7 @@ def assign_connection_parts(
 
 def _suffixed(part: str, connection_id: str, used: set[str]) -> str:
     digits = re.sub(r"[^0-9a-z]", "", connection_id.lower()) or "x"
-    for length in range(8, len(digits) + 1):
+    for length in range(min(8, len(digits)), len(digits) + 1):
         candidate = f"{part}_{digits[:length]}"
         if candidate not in used:
             return candidate

@@ -57,7 +57,12 @@ def credential_hint(airbyte: AirbyteApiSettings) -> str:
     """The variables holding the credentials, for error messages (never their values)."""
     names = [
         name
-        for name in (airbyte.username_var, airbyte.password_var, airbyte.client_id_var, airbyte.client_secret_var)
+        for name in (
+            airbyte.username_var,
+            airbyte.password_var,
+            airbyte.client_id_var,
+            airbyte.client_secret_var,
+        )
         if name
     ]
     if names:

@@ -14,6 +14,7 @@ because the API was briefly unreachable: a retried run attaches to the still-run
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -83,7 +84,9 @@ class AirbyteJobRunner:
         self.cancel_on_termination = cancel_on_termination
         self.job_url = job_url
 
-    def run(self, connection_id: str, job_type: str = "sync", not_found_hint: str | None = None) -> FinishedJob:
+    def run(
+        self, connection_id: str, job_type: str = "sync", not_found_hint: str | None = None
+    ) -> FinishedJob:
         job, attached, expected = self.start_or_attach(connection_id, job_type, not_found_hint)
         return self.wait(job, attached=attached, expected=expected)
 
@@ -114,7 +117,9 @@ class AirbyteJobRunner:
             try:
                 job = self.client.trigger_job(connection_id, job_type, not_found_hint=not_found_hint)
             except AirbyteConflictError:
-                self.log.info(f"Airbyte answered 409 for connection {connection_id}: looking for the running job")
+                self.log.info(
+                    f"Airbyte answered 409 for connection {connection_id}: looking for the running job"
+                )
                 recent = self.client.list_recent_jobs(connection_id)
                 continue
             except AirbyteTransientError as exc:
@@ -164,7 +169,9 @@ class AirbyteJobRunner:
                 except AirbyteRetriesExhaustedError as exc:
                     if self.clock.now() - last_success > self.outage_tolerance:
                         raise
-                    self.log.warning(f"Airbyte unreachable while waiting for job {job_id} ({exc}); still waiting")
+                    self.log.warning(
+                        f"Airbyte unreachable while waiting for job {job_id} ({exc}); still waiting"
+                    )
                     continue
                 polls += 1
                 last_success = self.clock.now()
@@ -203,10 +210,8 @@ class AirbyteJobRunner:
             cancel_on_termination=False,
             job_url=self.job_url,
         )
-        try:
+        with contextlib.suppress(AirbyteJobFailedError):
             runner.wait(job)
-        except AirbyteJobFailedError:
-            pass
 
     def _cancel(self, job_id: int, reason: str) -> None:
         try:

@@ -98,7 +98,9 @@ class SyncReport:
         )
 
 
-def _with_source(result: dg.AssetCheckResult, source: str, description: str | None = None) -> dg.AssetCheckResult:
+def _with_source(
+    result: dg.AssetCheckResult, source: str, description: str | None = None
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=result.asset_key,
         check_name=result.check_name,

@@ -86,7 +86,9 @@ def parse_iso_duration(value: str | None) -> float | None:
     )
 
 
-def expected_duration(jobs: Iterable[Mapping[str, Any]], job_type: str = "sync", sample: int = 5) -> float | None:
+def expected_duration(
+    jobs: Iterable[Mapping[str, Any]], job_type: str = "sync", sample: int = 5
+) -> float | None:
     """Median duration of the newest successful jobs of `job_type` (None without history)."""
     durations = [
         seconds

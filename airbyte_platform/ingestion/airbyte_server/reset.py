@@ -15,7 +15,6 @@ is waited for first (Airbyte would refuse the reset with 409). The streams' asse
 recorded as materialized with 0 rows, so everything downstream shows as stale until the next sync.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Literal
@@ -41,9 +40,7 @@ class ResetConfig(dg.Config):
 def resolve_target(targets: Sequence[SyncTarget], wanted: str) -> SyncTarget:
     """The one target `wanted` names; a clear error listing candidates otherwise."""
     matches = [
-        t
-        for t in targets
-        if wanted in (t.connection_id, t.name, t.op_name.removeprefix("airbyte_sync_"))
+        t for t in targets if wanted in (t.connection_id, t.name, t.op_name.removeprefix("airbyte_sync_"))
     ]
     unique = {t.connection_id: t for t in matches}
     if len(unique) == 1:

@@ -100,14 +100,19 @@ class WorkspaceSnapshot:
                     name=c.name,
                     stream_prefix=c.prefix,
                     # The public API lists the selected streams only, without JSON schemas.
-                    streams={s.name: AirbyteStream(name=s.name, selected=True, json_schema={}) for s in c.streams},
+                    streams={
+                        s.name: AirbyteStream(name=s.name, selected=True, json_schema={}) for s in c.streams
+                    },
                     destination_id=c.destination_id,
                 )
                 for c in self.connections
             },
             destinations_by_id={
                 d.destination_id: AirbyteDestination(
-                    id=d.destination_id, type=d.destination_type or "unknown", database=d.database, schema=d.schema
+                    id=d.destination_id,
+                    type=d.destination_type or "unknown",
+                    database=d.database,
+                    schema=d.schema,
                 )
                 for d in self._with_unknown_destinations()
             },
@@ -129,7 +134,10 @@ class WorkspaceSnapshot:
                 "http_calls": self.http_calls,
                 "destinations": [d.__dict__ for d in self.destinations],
                 "connections": [
-                    {**{k: v for k, v in c.__dict__.items() if k != "streams"}, "streams": [s.__dict__ for s in c.streams]}
+                    {
+                        **{k: v for k, v in c.__dict__.items() if k != "streams"},
+                        "streams": [s.__dict__ for s in c.streams],
+                    }
                     for c in self.connections
                 ],
             },
@@ -141,7 +149,9 @@ class WorkspaceSnapshot:
         try:
             document: dict[str, Any] = orjson.loads(text)
             if document.get("version") != SNAPSHOT_VERSION:
-                raise SnapshotError(f"{where} has version {document.get('version')}, expected {SNAPSHOT_VERSION}")
+                raise SnapshotError(
+                    f"{where} has version {document.get('version')}, expected {SNAPSHOT_VERSION}"
+                )
             return cls(
                 api_url=document["api_url"],
                 workspace_id=document["workspace_id"],

@@ -176,7 +176,11 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
         self, log: dg.DagsterLogManager, target: SyncTarget, job_type: str = "reset"
     ) -> tuple[FinishedJob, str]:
         """Run a reset/clear job for the whole connection; returns it and its link."""
-        connection = self.get_client().get_connection(target.connection_id, not_found_hint=target.not_found_hint)
-        runner = self.job_runner(log, target.workspace_id or connection.get("workspaceId"), target.connection_id)
+        connection = self.get_client().get_connection(
+            target.connection_id, not_found_hint=target.not_found_hint
+        )
+        runner = self.job_runner(
+            log, target.workspace_id or connection.get("workspaceId"), target.connection_id
+        )
         finished = runner.run(target.connection_id, job_type, not_found_hint=target.not_found_hint)
         return finished, runner.job_url(finished.job_id)

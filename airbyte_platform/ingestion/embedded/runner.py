@@ -37,6 +37,7 @@ from airbyte_platform.ingestion.embedded.schema import SchemaError, columns_from
 from airbyte_platform.ingestion.specs import destination_location, postgres_schema
 
 _log = logging.getLogger(__name__)
+_SPECS: dict[str, dict[str, Any]] = {}  # connector reference -> its spec (sample and pinned PyPI connectors)
 
 
 @dataclass(frozen=True)
@@ -176,9 +177,21 @@ class EmbeddedAirbyteRunner:
         command = resolve_connector(connection.local.connector, self.connectors_dir, self.log)
         connector = AirbyteConnector(command.argv, workdir=workdir, log=self.log, label=label)
         config_path = connector.write_json("config.json", config)
-        _validate_config(connector.spec(), config)
+        _validate_config(self._spec(connector, command.reference), config)
         connector.check(config_path)
         return connector, config_path, self._plans(connection, selected, connector.discover(config_path))
+
+    @staticmethod
+    def _spec(connector: AirbyteConnector, reference: str) -> dict[str, Any]:
+        """The connector's spec, asked once per process, as the Airbyte platform asks once per version.
+
+        A `python:` script may change between syncs while it is developed, so its spec is not kept.
+        """
+        if reference.startswith("python:"):
+            return connector.spec()
+        if reference not in _SPECS:
+            _SPECS[reference] = connector.spec()
+        return _SPECS[reference]
 
     # ---------------------------------------------------------------------------------------- steps
 

@@ -120,11 +120,6 @@ def nullable(values: Sequence[Any] | np.ndarray, present: np.ndarray, *, quoted:
     return [str(value) if keep else "null" for value, keep in zip(values, present.tolist(), strict=True)]
 
 
-def numbers(values: np.ndarray) -> list[Any]:
-    """Plain Python numbers (`%s` of a numpy scalar would do, but `tolist` is one C call)."""
-    return values.tolist()
-
-
 def quoted(values: Iterable[Any]) -> list[str]:
     """JSON text of always-present strings of a nullable field (plain ASCII, as for non-nullable ones)."""
     return [f'"{value}"' for value in values]

@@ -136,7 +136,7 @@ class RecordEmitter:
             out.write(messages.stream_status(stream, "RUNNING"))
         while position < total:
             stop = min(position + CHUNK_RECORDS, total)
-            lines, _ = stream.render(seed, position, stop)
+            lines, ticks = stream.render(seed, position, stop)
             offset = 0
             while offset < len(lines):
                 take = min(len(lines) - offset, state_every - since_state, self._budget())
@@ -148,7 +148,7 @@ class RecordEmitter:
                     out.flush()
                     raise InjectedFailure(f"fail_after={self.config.fail_after} records reached")
                 if since_state == state_every:
-                    last_value = stream.cursor_value(seed, position + offset - 1)
+                    last_value = stream.cursor.to_json(ticks[offset - 1 : offset])[0]
                     out.write(messages.state(stream, last_value, since_state))
                     since_state = 0
             position = stop

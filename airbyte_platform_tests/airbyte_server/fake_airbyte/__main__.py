@@ -7,6 +7,7 @@ Benchmarks use it to keep the server's CPU out of the measured process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -36,10 +37,8 @@ def main(argv: list[str] | None = None) -> None:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     server.stop()
     sys.exit(0)
 

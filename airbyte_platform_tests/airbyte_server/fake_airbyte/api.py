@@ -28,6 +28,7 @@ class ApiResponse:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # a non-JSON payload (e.g. a proxy's HTML page)
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,12 @@ def problem(status: int, detail: str) -> ApiResponse:
     titles = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict"}
     return ApiResponse(
         status,
-        {"type": f"https://reference.airbyte.com/reference/errors#{titles.get(status, 'error')}",
-         "title": titles.get(status, "error"), "status": status, "detail": detail},
+        {
+            "type": f"https://reference.airbyte.com/reference/errors#{titles.get(status, 'error')}",
+            "title": titles.get(status, "error"),
+            "status": status,
+            "detail": detail,
+        },
     )
 
 
@@ -124,7 +129,9 @@ class PublicApi:
 
     def get_workspace(self, request: Request, workspace_id: str) -> ApiResponse:
         workspace = self.state.workspaces.get(workspace_id)
-        return ApiResponse(200, workspace) if workspace else problem(404, f"workspace {workspace_id} not found")
+        return (
+            ApiResponse(200, workspace) if workspace else problem(404, f"workspace {workspace_id} not found")
+        )
 
     def list_connections(self, request: Request) -> ApiResponse:
         wanted = _workspace_filter(request)
@@ -144,7 +151,9 @@ class PublicApi:
 
     def _list(self, request: Request, items: dict[str, dict[str, Any]]) -> ApiResponse:
         wanted = _workspace_filter(request)
-        return _page(request, [v for _, v in sorted(items.items()) if wanted is None or v["workspaceId"] in wanted])
+        return _page(
+            request, [v for _, v in sorted(items.items()) if wanted is None or v["workspaceId"] in wanted]
+        )
 
     def list_destinations(self, request: Request) -> ApiResponse:
         return self._list(request, self.state.destinations)

@@ -9,6 +9,7 @@ most `times` times. Kinds:
 - `drop_after`: process the request, then close without answering (the client cannot know that
   e.g. its `POST /jobs` created a job: the case that makes naive retries create duplicate jobs).
 - `latency`: wait `latency` real seconds, then answer normally.
+- `html`: answer 200 with an HTML page (a proxy or login page in front of Airbyte).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["status", "drop_before", "drop_after", "latency"]
+FaultKind = Literal["status", "drop_before", "drop_after", "latency", "html"]
 TRANSIENT_MIX: tuple[tuple[FaultKind, int], ...] = (
     ("status", 500),
     ("status", 502),
@@ -75,10 +76,19 @@ class FaultInjector:
             self._rules.clear()
 
     def status(
-        self, status: int, *, method: str | None = None, path: str | None = None, times: int | None = 1,
+        self,
+        status: int,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        times: int | None = 1,
         retry_after: float | None = None,
     ) -> FaultRule:
-        return self.add(FaultRule(kinds=(("status", status),), method=method, path=path, times=times, retry_after=retry_after))
+        return self.add(
+            FaultRule(
+                kinds=(("status", status),), method=method, path=path, times=times, retry_after=retry_after
+            )
+        )
 
     def drop(
         self, *, after: bool, method: str | None = None, path: str | None = None, times: int | None = 1
@@ -86,8 +96,15 @@ class FaultInjector:
         kind: FaultKind = "drop_after" if after else "drop_before"
         return self.add(FaultRule(kinds=((kind, 0),), method=method, path=path, times=times))
 
-    def latency(self, seconds: float, *, method: str | None = None, path: str | None = None, times: int | None = 1) -> FaultRule:
-        return self.add(FaultRule(kinds=(("latency", 0),), method=method, path=path, times=times, latency=seconds))
+    def latency(
+        self, seconds: float, *, method: str | None = None, path: str | None = None, times: int | None = 1
+    ) -> FaultRule:
+        return self.add(
+            FaultRule(kinds=(("latency", 0),), method=method, path=path, times=times, latency=seconds)
+        )
+
+    def html(self, *, path: str | None = None, times: int | None = 1) -> FaultRule:
+        return self.add(FaultRule(kinds=(("html", 200),), path=path, times=times))
 
     def transient(self, rate: float, *, retry_after: float = 0.05, path: str | None = None) -> FaultRule:
         """Fail `rate` of all requests with a random transient fault (5xx, 429, dropped connection)."""

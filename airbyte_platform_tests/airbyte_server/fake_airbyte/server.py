@@ -10,6 +10,7 @@ a fault must be able to drop the TCP connection before or after the request is p
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import socket
@@ -51,6 +52,7 @@ class Exchange:
     status: int
     response_body: bytes
     response_headers: dict[str, str]
+    fault: str | None = None  # an injected fault: the response is deliberately off-contract
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -69,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -140,6 +142,10 @@ class FakeAirbyteServer:
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
+    def statuses(self, route: str) -> list[int]:
+        """Statuses answered on `route` (e.g. "POST /jobs"), in order; 0 for a dropped connection."""
+        return [e.status for e in self.exchanges if self._route_key(e.api, e.method, e.path) == route]
+
     def reset_counts(self) -> None:
         with self._counter_lock:
             self.requests.clear()
@@ -164,16 +170,17 @@ class FakeAirbyteServer:
             time.sleep(fault.latency)
         if fault is not None and fault.kind == "drop_before":
             handler.close_connection = True
-            return
-
-        response = self._respond(handler, api, prefix, path, query, raw, fault)
-        if fault is not None and fault.kind == "drop_after":
-            handler.close_connection = True
-            _abort(handler)
-            return
-        self._write(handler, response)
+            response = None
+        else:
+            response = self._respond(handler, api, prefix, path, query, raw, fault)
+            if fault is not None and fault.kind == "drop_after":
+                handler.close_connection = True
+                _abort(handler)
+                response = None
+            else:
+                self._write(handler, response)
         if self.record and api in ("public", "config", "token"):
-            self._record(handler, api, prefix, path, parts.query, raw, response)
+            self._record(handler, api, prefix, path, parts.query, raw, response, fault)
 
     def _respond(
         self,
@@ -185,6 +192,10 @@ class FakeAirbyteServer:
         raw: bytes,
         fault: Fault | None,
     ) -> ApiResponse:
+        if fault is not None and fault.kind == "html":
+            return ApiResponse(
+                200, headers={"Content-Type": "text/html"}, raw=b"<html><body>Sign in</body></html>"
+            )
         if fault is not None and fault.kind == "status":
             response = problem(fault.status, f"injected fault {fault.status}")
             if fault.retry_after is not None:
@@ -242,9 +253,9 @@ class FakeAirbyteServer:
         )
 
     def _write(self, handler: _Handler, response: ApiResponse) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        payload = response.raw if response.raw is not None else _payload(response)
         handler.send_response(response.status)
-        if response.body is not None:
+        if response.body is not None and "Content-Type" not in response.headers:
             handler.send_header("Content-Type", "application/json")
         for name, value in response.headers.items():
             handler.send_header(name, value)
@@ -261,8 +272,11 @@ class FakeAirbyteServer:
         path: str,
         raw_query: str,
         raw: bytes,
-        response: ApiResponse,
+        response: ApiResponse | None,
+        fault: Fault | None,
     ) -> None:
+        """Record the exchange; `response` is None when the connection was dropped."""
+        response = response or ApiResponse(0)
         exchange = Exchange(
             api=api,
             base_url=f"{self.url}{prefix}",
@@ -272,8 +286,9 @@ class FakeAirbyteServer:
             headers={k: v for k, v in handler.headers.items()},
             body=raw,
             status=response.status,
-            response_body=b"" if response.body is None else json.dumps(response.body).encode(),
+            response_body=response.raw if response.raw is not None else _payload(response),
             response_headers=dict(response.headers),
+            fault=None if fault is None or fault.kind == "latency" else fault.kind,
         )
         with self._counter_lock:
             self.exchanges.append(exchange)
@@ -292,6 +307,10 @@ def _classify(path: str) -> tuple[str, str, str]:
     return "unknown", "", path
 
 
+def _payload(response: ApiResponse) -> bytes:
+    return b"" if response.body is None else json.dumps(response.body).encode()
+
+
 def _json(raw: bytes) -> Any:
     if not raw:
         return None
@@ -303,7 +322,5 @@ def _json(raw: bytes) -> Any:
 
 def _abort(handler: _Handler) -> None:
     """Reset the connection so the client sees it dropped mid-request (no response at all)."""
-    try:
+    with contextlib.suppress(OSError):
         handler.connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass

@@ -250,7 +250,11 @@ class FakeAirbyteState:
     def add_workspace(self, name: str = "Default Workspace", workspace_id: str | None = None) -> str:
         with self.lock:
             workspace_id = workspace_id or stable_id("workspace", name)
-            self.workspaces[workspace_id] = {"workspaceId": workspace_id, "name": name, "dataResidency": "auto"}
+            self.workspaces[workspace_id] = {
+                "workspaceId": workspace_id,
+                "name": name,
+                "dataResidency": "auto",
+            }
             return workspace_id
 
     def add_source(self, workspace_id: str, name: str, source_type: str = "stripe") -> str:
@@ -297,7 +301,9 @@ class FakeAirbyteState:
         prefix: str | None = None,
     ) -> str:
         with self.lock:
-            connection_id = connection_id or stable_id("connection", f"{workspace_id}/{name}/{len(self.connections)}")
+            connection_id = connection_id or stable_id(
+                "connection", f"{workspace_id}/{name}/{len(self.connections)}"
+            )
             destination_id = destination_id or self.add_destination(workspace_id, "Default destination")
             source_id = source_id or self.add_source(workspace_id, f"source of {name}")
             self.connections[connection_id] = FakeConnection(
@@ -325,7 +331,10 @@ class FakeAirbyteState:
             self.add_connection(
                 workspace_id,
                 f"Source {c} → Destination {c % len(destination_ids)}",
-                [StreamConf(f"stream_{s}", cursor_field=("updated_at",)) for s in range(streams_per_connection)],
+                [
+                    StreamConf(f"stream_{s}", cursor_field=("updated_at",))
+                    for s in range(streams_per_connection)
+                ],
                 destination_id=destination_ids[c % len(destination_ids)],
                 source_id=source_id,
                 connection_id=stable_id("connection", f"{workspace}/{c}"),
@@ -348,13 +357,25 @@ class FakeAirbyteState:
     def plan_for(self, connection_id: str) -> JobPlan:
         return self.plans.get(connection_id, self.default_plan)
 
-    def add_history(self, connection_id: str, durations: Sequence[float], outcome: Outcome = "succeeded") -> None:
+    def add_history(
+        self, connection_id: str, durations: Sequence[float], outcome: Outcome = "succeeded"
+    ) -> None:
         """Completed jobs in the past (oldest first), as a connection's job history."""
         with self.lock:
             now = self.clock.now()
             start = now - sum(d + 3600 for d in durations)
             for duration in durations:
-                job = self._new_job(connection_id, "sync", replace(self.plan_for(connection_id), duration_seconds=duration, pending_seconds=0, outcome=outcome), start)
+                job = self._new_job(
+                    connection_id,
+                    "sync",
+                    replace(
+                        self.plan_for(connection_id),
+                        duration_seconds=duration,
+                        pending_seconds=0,
+                        outcome=outcome,
+                    ),
+                    start,
+                )
                 start = job.natural_end + 3600
 
     def _new_job(self, connection_id: str, job_type: str, plan: JobPlan, created_at: float) -> FakeJob:

@@ -1,0 +1,134 @@
+"""The Stripe transform: lake Stripe tables -> processed revenue tables. Runs unchanged on Databricks
+(job task or Pipes submission) and on local Spark.
+
+Self-contained on purpose (only pyspark, plus dagster-pipes when present): Databricks runs this file
+without the rest of the package installed.
+
+Inputs under `s3_path`: one folder per stream (`charges/`, `refunds/`, ...). A folder written by the
+embedded runner has a `_manifest.json` listing its published files; a folder written by Airbyte's S3
+destination does not, and then every Parquet file in it is read.
+
+Outputs under `output_path`: `daily_revenue/` (day, currency: gross, refunds, net, charges) and
+`customer_revenue/` (customer, currency: gross, refunds, net, charges), amounts in cents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+OUTPUT_TABLES = ("daily_revenue", "customer_revenue")
+
+
+def read_text(spark: Any, path: str) -> str | None:
+    """A small file through Hadoop's FileSystem (s3a/dbfs/file alike); None when it does not exist.
+
+    Not `spark.read.text`: Spark's file sources skip `_`-prefixed files such as `_manifest.json`.
+    """
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    filesystem = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not filesystem.exists(hadoop_path):
+        return None
+    stream = filesystem.open(hadoop_path)
+    try:
+        return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+
+
+def stream_dataframe(spark: Any, s3_path: str, stream: str) -> Any:
+    folder = f"{s3_path.rstrip('/')}/{stream}"
+    manifest_text = read_text(spark, f"{folder}/_manifest.json")
+    if manifest_text is None:  # a plain Airbyte S3 destination folder
+        return spark.read.parquet(folder)
+    files = json.loads(manifest_text)["files"]
+    if not files:
+        raise ValueError(f"{folder}: the manifest lists no files (was the stream ever synced?)")
+    return spark.read.option("mergeSchema", True).parquet(*[f"{folder}/{name}" for name in files])
+
+
+def transform(spark: Any, s3_path: str, output_path: str) -> dict[str, int]:
+    """Build the processed tables; returns the row count of each."""
+    from pyspark.sql import functions as F
+
+    charges = stream_dataframe(spark, s3_path, "charges").where(F.col("status") == "succeeded")
+    refunds = stream_dataframe(spark, s3_path, "refunds").where(F.col("status") != "failed")
+    charges = charges.select(
+        "id",
+        "customer",
+        F.lower(F.col("currency")).alias("currency"),
+        F.col("amount").cast("long").alias("amount"),
+        F.to_date(F.from_unixtime(F.col("created"))).alias("day"),
+    )
+    refunded = refunds.groupBy(F.col("charge").alias("charge_id")).agg(
+        F.sum(F.col("amount").cast("long")).alias("refunded")
+    )
+    per_charge = charges.join(refunded, charges.id == refunded.charge_id, "left").withColumn(
+        "refunded", F.coalesce(F.col("refunded"), F.lit(0))
+    )
+
+    def summarize(*keys: str) -> Any:
+        return per_charge.groupBy(*keys).agg(
+            F.sum("amount").alias("gross_amount"),
+            F.sum("refunded").alias("refunded_amount"),
+            (F.sum("amount") - F.sum("refunded")).alias("net_amount"),
+            F.count("id").alias("charges"),
+        )
+
+    outputs = {
+        "daily_revenue": summarize("day", "currency").orderBy("day", "currency"),
+        "customer_revenue": summarize("customer", "currency").orderBy("customer", "currency"),
+    }
+    counts: dict[str, int] = {}
+    for name, frame in outputs.items():
+        frame = frame.cache()
+        frame.write.mode("overwrite").parquet(f"{output_path.rstrip('/')}/{name}")
+        counts[name] = frame.count()
+    return counts
+
+
+def _parameters(argv: list[str]) -> tuple[str, str]:
+    """Job parameters: notebook widgets on Databricks (run-now notebook_params), else --s3_path/--output_path."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--s3_path")
+    parser.add_argument("--output_path")
+    args, _ = parser.parse_known_args(argv)
+    if args.s3_path and args.output_path:
+        return args.s3_path, args.output_path
+    try:  # a Databricks notebook task
+        dbutils = globals()["dbutils"]
+        return dbutils.widgets.get("s3_path"), dbutils.widgets.get("output_path")
+    except KeyError as exc:
+        raise SystemExit(
+            "stripe_transform needs --s3_path and --output_path (or the notebook widgets)"
+        ) from exc
+
+
+def main(argv: list[str]) -> None:
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.getOrCreate()
+    try:
+        from dagster_pipes import PipesDbfsContextLoader, PipesDbfsMessageWriter, open_dagster_pipes
+    except ImportError:
+        s3_path, output_path = _parameters(argv)
+        print(json.dumps(transform(spark, s3_path, output_path)))
+        return
+    with open_dagster_pipes(
+        context_loader=PipesDbfsContextLoader(), message_writer=PipesDbfsMessageWriter()
+    ) as pipes:
+        s3_path, output_path = pipes.get_extra("s3_path"), pipes.get_extra("output_path")
+        counts = transform(spark, s3_path, output_path)
+        pipes.report_asset_materialization(
+            metadata={
+                "dagster/row_count": counts["daily_revenue"],
+                **{f"rows/{k}": v for k, v in counts.items()},
+            }
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

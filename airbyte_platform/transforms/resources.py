@@ -1,0 +1,57 @@
+"""Transform resources by mode: local Spark + fakesnow locally; Databricks + Snowflake in prod."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_databricks import DatabricksClientResource
+from dagster_snowflake import SnowflakeResource
+
+from airbyte_platform.settings import Settings
+from airbyte_platform.transforms.databricks.runners import (
+    DatabricksPipesTransform,
+    DatabricksRunNowTransform,
+    LocalSparkTransform,
+    StripeTransformResource,
+)
+from airbyte_platform.transforms.snowflake.local_snowflake import LocalSnowflakeResource
+
+
+def build_transform_resources(settings: Settings) -> dict[str, object]:
+    snowflake_settings, databricks_settings = settings.snowflake, settings.databricks
+    assert snowflake_settings is not None and databricks_settings is not None
+    if settings.is_local:
+        return {
+            "databricks_transform": LocalSparkTransform(),
+            "snowflake": LocalSnowflakeResource(
+                account="local",
+                user="dagster",
+                password="local",
+                database=snowflake_settings.database,
+                schema=snowflake_settings.schema,
+                db_path=str(settings.home / "snowflake"),
+            ),
+        }
+    assert databricks_settings.host and databricks_settings.token_var and snowflake_settings.password_var
+    databricks = DatabricksClientResource(
+        host=databricks_settings.host, token=dg.EnvVar(databricks_settings.token_var)
+    )
+    transform: StripeTransformResource
+    if databricks_settings.transform_mode == "pipes":
+        transform = DatabricksPipesTransform(
+            databricks=databricks, cluster_id=databricks_settings.pipes_cluster_id or ""
+        )
+    else:
+        assert databricks_settings.stripe_job_id is not None
+        transform = DatabricksRunNowTransform(databricks=databricks, job_id=databricks_settings.stripe_job_id)
+    return {
+        "databricks_transform": transform,
+        "snowflake": SnowflakeResource(
+            account=snowflake_settings.account or "",
+            user=snowflake_settings.user or "",
+            password=dg.EnvVar(snowflake_settings.password_var),
+            warehouse=snowflake_settings.warehouse,
+            database=snowflake_settings.database,
+            schema=snowflake_settings.schema,
+            role=snowflake_settings.role,
+        ),
+    }

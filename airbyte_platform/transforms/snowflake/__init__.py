@@ -1,0 +1,1 @@
+"""Snowflake analytics tables, loaded through the Snowflake connector (fakesnow locally)."""

@@ -1,0 +1,162 @@
+"""The HTTP client against the fake server: what is retried, what fails at once, and how it says so."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteClient
+from airbyte_platform.ingestion.airbyte_server.errors import (
+    AirbyteApiError,
+    AirbyteNotFoundError,
+    AirbyteRetriesExhaustedError,
+)
+from airbyte_platform.ingestion.airbyte_server.retry import RetryPolicy, parse_retry_after
+from airbyte_platform_tests.airbyte_server.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
+from airbyte_platform_tests.airbyte_server.fake_airbyte import FakeAirbyteServer
+
+CREDENTIALS = "AIRBYTE_API_USERNAME/AIRBYTE_API_PASSWORD"
+
+
+def make_client(server: FakeAirbyteServer, **overrides) -> ResilientAirbyteClient:
+    settings = {
+        "rest_api_base_url": server.public_api_url,
+        "configuration_api_base_url": server.config_api_url,
+        "username": USERNAME,
+        "password": PASSWORD,
+        "request_retry_delay": 0.01,
+        "retry_max_delay": 0.05,
+        "max_retry_after": 1.0,
+        "credential_hint": CREDENTIALS,
+        **overrides,
+    }
+    return ResilientAirbyteClient(**settings)
+
+
+def test_transient_failures_are_retried_until_success(airbyte_server):
+    client = make_client(airbyte_server, request_max_retries=10)
+    for kind in ("503", "502", "500", "drop_before", "drop_after"):
+        if kind.startswith("drop"):
+            airbyte_server.faults.drop(after=kind == "drop_after", path="/workspaces", times=2)
+        else:
+            airbyte_server.faults.status(int(kind), path="/workspaces", times=2)
+    workspaces = client.list_workspaces()
+    assert [w["name"] for w in workspaces] == ["Data platform"]
+    assert airbyte_server.requests["GET /workspaces"] == 11  # 10 injected failures, then one success
+
+
+def test_retry_after_is_honored(airbyte_server):
+    client = make_client(airbyte_server)
+    airbyte_server.faults.status(429, path="/workspaces", retry_after=0.4)
+    started = time.perf_counter()
+    client.list_workspaces()
+    assert time.perf_counter() - started >= 0.4
+    assert airbyte_server.requests["GET /workspaces"] == 2
+
+
+def test_a_401_fails_in_one_request_naming_the_variables(airbyte_server):
+    client = make_client(airbyte_server, password="wrong")
+    with pytest.raises(AirbyteApiError) as failure:
+        client.list_workspaces()
+    assert failure.value.status == 401
+    assert CREDENTIALS in str(failure.value.description)
+    assert "wrong" not in str(failure.value.description)
+    assert airbyte_server.total_requests == 1
+    assert failure.value.allow_retries is False
+
+
+def test_403_and_400_are_not_retried(airbyte_server):
+    client = make_client(airbyte_server)
+    airbyte_server.faults.status(403, path="/workspaces")
+    with pytest.raises(AirbyteApiError, match="lacks permission"):
+        client.list_workspaces()
+    airbyte_server.faults.status(400, path="/connections")
+    with pytest.raises(AirbyteApiError) as failure:
+        client.list_connections(next(iter(airbyte_server.state.workspaces)))
+    assert failure.value.status == 400
+    assert airbyte_server.requests["GET /workspaces"] == 1
+    assert airbyte_server.requests["GET /connections"] == 1
+
+
+def test_404_names_the_connection_id_variable(airbyte_server):
+    client = make_client(airbyte_server)
+    with pytest.raises(AirbyteNotFoundError, match="AIRBYTE_HUBSPOT_CONNECTION_ID"):
+        client.get_connection(
+            "11111111-2222-3333-4444-555555555555", not_found_hint="AIRBYTE_HUBSPOT_CONNECTION_ID"
+        )
+
+
+def test_retries_are_bounded(airbyte_server):
+    client = make_client(airbyte_server, request_max_retries=3)
+    airbyte_server.faults.status(503, path="/workspaces", times=None)
+    with pytest.raises(AirbyteRetriesExhaustedError, match="still failing after 4 attempts"):
+        client.list_workspaces()
+    assert airbyte_server.requests["GET /workspaces"] == 4
+
+
+def test_trigger_is_never_retried_blindly(airbyte_server, airbyte_state):
+    client = make_client(airbyte_server)
+    connection_id = next(iter(airbyte_state.connections))
+    airbyte_server.faults.drop(after=True, method="POST", path="/jobs")
+    from airbyte_platform.ingestion.airbyte_server.errors import AirbyteTransientError
+
+    with pytest.raises(AirbyteTransientError):
+        client.trigger_job(connection_id)
+    assert airbyte_server.requests["POST /jobs"] == 1
+    assert len(airbyte_state.jobs_of(connection_id)) == 1  # the lost response did create a job
+
+
+def test_client_credentials_get_a_token_and_refresh_it_when_it_expires(airbyte_server):
+    client = make_client(
+        airbyte_server, username=None, password=None, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    client.list_workspaces()
+    assert airbyte_server.requests["token POST /applications/token"] == 1
+    airbyte_server.tokens.clear()  # the server forgets (expires) every token
+    client.list_workspaces()
+    assert airbyte_server.requests["token POST /applications/token"] == 2
+    assert airbyte_server.requests["GET /workspaces"] == 3  # one rejected with 401, then retried once
+
+
+def test_wrong_client_secret_fails_at_the_token_request(airbyte_server):
+    client = make_client(
+        airbyte_server,
+        username=None,
+        password=None,
+        client_id=CLIENT_ID,
+        client_secret="nope",
+        credential_hint="AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET",
+    )
+    with pytest.raises(AirbyteApiError, match="AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET"):
+        client.list_workspaces()
+    assert airbyte_server.total_requests == 1
+
+
+def test_workspace_is_resolved_when_there_is_exactly_one(airbyte_server, airbyte_state):
+    client = make_client(airbyte_server)
+    assert client.resolve_workspace_id() == next(iter(airbyte_state.workspaces))
+    airbyte_state.add_workspace("Sandbox")
+    with pytest.raises(AirbyteApiError, match="set AIRBYTE_WORKSPACE_ID") as failure:
+        client.resolve_workspace_id()
+    assert "'Sandbox'" in str(failure.value.description)
+
+
+def test_a_non_json_answer_says_where_the_url_should_point(airbyte_server):
+    client = make_client(airbyte_server)
+    airbyte_server.faults.html(path="/workspaces")
+    with pytest.raises(AirbyteApiError, match="not JSON .*text/html.*/api/public/v1"):
+        client.list_workspaces()
+
+
+def test_backoff_doubles_with_jitter_and_respects_retry_after():
+    policy = RetryPolicy(base_delay=1.0, max_delay=8.0, max_retry_after=20.0)
+    delays = [policy.delay(n) for n in range(6)]
+    for n, delay in enumerate(delays):
+        ceiling = min(8.0, 2.0**n)
+        assert ceiling / 2 <= delay <= ceiling
+    assert policy.delay(0, retry_after=5.0) == 5.0
+    assert policy.delay(0, retry_after=60.0) == 20.0
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None

@@ -1,0 +1,167 @@
+"""One Airbyte job per sync, whatever happens: attach, 409, lost responses, failures, cancellation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import dagster as dg
+import pytest
+
+from airbyte_platform.ingestion.airbyte_server.jobs import (
+    AirbyteJobFailedError,
+    AirbyteJobRunner,
+    AirbyteJobTimeoutError,
+)
+from airbyte_platform.ingestion.airbyte_server.polling import SystemClock
+from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
+from airbyte_platform.ingestion.catalog import connection_named
+from airbyte_platform_tests.airbyte_server.conftest import declared_id
+from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan
+
+CONNECTION = declared_id(connection_named("hubspot_to_postgres"))
+
+
+@pytest.fixture
+def live_workspace(workspace: AirbyteServerWorkspace) -> Iterator[AirbyteServerWorkspace]:
+    with workspace.process_config_and_initialize_cm() as initialized:
+        yield initialized
+
+
+@pytest.fixture
+def runner(live_workspace: AirbyteServerWorkspace) -> AirbyteJobRunner:
+    return live_workspace.job_runner(dg.get_dagster_logger(), "ws", CONNECTION)
+
+
+def test_starts_one_job_and_waits_for_it(runner, airbyte_state):
+    finished = runner.run(CONNECTION)
+    assert finished.job["status"] == "succeeded"
+    assert not finished.attached
+    assert finished.polls >= 1
+    assert [j.job_id for j in airbyte_state.jobs_of(CONNECTION)] == [finished.job_id]
+
+
+def test_attaches_to_a_job_already_running(runner, airbyte_state, airbyte_server):
+    running = airbyte_state.trigger(CONNECTION, "sync")
+    finished = runner.run(CONNECTION)
+    assert finished.attached and finished.job_id == running.job_id
+    assert len(airbyte_state.jobs_of(CONNECTION)) == 1
+    assert airbyte_server.requests["POST /jobs"] == 0
+
+
+def test_a_409_race_attaches_to_the_other_trigger(runner, airbyte_state, airbyte_server):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=1.5))
+    airbyte_server.faults.latency(0.4, method="POST", path="/jobs")
+    other = threading.Timer(0.15, lambda: airbyte_state.trigger(CONNECTION, "sync"))
+    other.start()
+    finished = runner.run(CONNECTION)
+    other.join()
+    assert finished.attached
+    assert len(airbyte_state.jobs_of(CONNECTION)) == 1
+    assert airbyte_server.statuses("POST /jobs") == [409]
+
+
+def test_a_lost_trigger_response_is_not_a_second_job(runner, airbyte_state, airbyte_server):
+    airbyte_server.faults.drop(after=True, method="POST", path="/jobs")
+    finished = runner.run(CONNECTION)
+    assert finished.job["status"] == "succeeded"
+    assert len(airbyte_state.jobs_of(CONNECTION)) == 1
+    assert airbyte_server.requests["POST /jobs"] == 1
+
+
+def test_a_trigger_that_never_arrived_is_retried(runner, airbyte_state, airbyte_server):
+    airbyte_server.faults.drop(after=False, method="POST", path="/jobs")
+    airbyte_server.faults.status(503, method="POST", path="/jobs")
+    runner.run(CONNECTION)
+    assert len(airbyte_state.jobs_of(CONNECTION)) == 1
+    assert airbyte_server.requests["POST /jobs"] == 3
+
+
+def test_concurrent_syncs_of_one_connection_share_one_job(live_workspace, airbyte_state):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=0.5))
+    results = []
+
+    def sync() -> None:
+        results.append(live_workspace.job_runner(dg.get_dagster_logger()).run(CONNECTION))
+
+    threads = [threading.Thread(target=sync) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({r.job_id for r in results}) == 1
+    assert len(airbyte_state.jobs_of(CONNECTION)) == 1
+
+
+@pytest.mark.parametrize("outcome", ["failed", "cancelled"])
+def test_a_job_that_does_not_succeed_fails_with_its_link(runner, airbyte_state, outcome):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=0.2, outcome=outcome))
+    with pytest.raises(AirbyteJobFailedError, match=f"ended {outcome}: see its logs at .*timeline\\?jobId=1"):
+        runner.run(CONNECTION)
+
+
+def test_timeout_cancels_the_job(live_workspace, airbyte_state):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=3600))
+    runner = live_workspace.job_runner(dg.get_dagster_logger())
+    runner.poll_timeout = 0.3
+    with pytest.raises(AirbyteJobTimeoutError):
+        runner.run(CONNECTION)
+    [job] = airbyte_state.jobs_of(CONNECTION)
+    assert job.status(airbyte_state.clock.now()) == "cancelled"
+
+
+class InterruptingClock(SystemClock):
+    """Raises KeyboardInterrupt (what a terminated run raises in the op) at its third sleep."""
+
+    def __init__(self) -> None:
+        self.sleeps = 0
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        if self.sleeps == 3:
+            raise KeyboardInterrupt
+        super().sleep(seconds)
+
+
+def test_termination_cancels_the_job(live_workspace, airbyte_state):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=3600))
+    runner = live_workspace.job_runner(dg.get_dagster_logger(), clock=InterruptingClock())
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(CONNECTION)
+    [job] = airbyte_state.jobs_of(CONNECTION)
+    assert job.status(airbyte_state.clock.now()) == "cancelled"
+
+
+def test_a_brief_api_outage_while_waiting_neither_fails_nor_cancels(runner, airbyte_state, airbyte_server):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=1.0))
+    airbyte_server.faults.status(503, method="GET", path=r"/jobs/\d+", times=12)  # > one request's retries
+    finished = runner.run(CONNECTION)
+    assert finished.job["status"] == "succeeded"
+    assert airbyte_server.faults.injected["status:503"] == 12
+
+
+def test_a_long_api_outage_fails_without_cancelling(live_workspace, airbyte_state, airbyte_server):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=3600))
+    runner = live_workspace.job_runner(dg.get_dagster_logger())
+    runner.outage_tolerance = 0.3
+    airbyte_server.faults.status(503, method="GET", path=r"/jobs/\d+", times=None)
+    with pytest.raises(dg.Failure, match="still failing"):
+        runner.run(CONNECTION)
+    [job] = airbyte_state.jobs_of(CONNECTION)
+    assert job.status(airbyte_state.clock.now()) == "running"  # a retried run will attach to it
+
+
+def test_a_running_reset_is_waited_for_before_the_sync(runner, airbyte_state):
+    reset = airbyte_state.trigger(CONNECTION, "reset")
+    started = time.perf_counter()
+    finished = runner.run(CONNECTION)
+    assert finished.job["jobType"] == "sync" and finished.job_id != reset.job_id
+    assert time.perf_counter() - started >= 0.2
+    assert [j.job_type for j in airbyte_state.jobs_of(CONNECTION, job_type=None)] == ["reset", "sync"]
+
+
+def test_history_sets_the_expected_duration(runner, airbyte_state):
+    airbyte_state.add_history(CONNECTION, [7200, 7500, 7000])
+    finished = runner.run(CONNECTION)
+    assert finished.expected_seconds == 7200
