@@ -8,6 +8,7 @@ from __future__ import annotations
 import dagster as dg
 
 from airbyte_platform.airflow_compat.jobs import build_airflow_jobs
+from airbyte_platform.events.defs import build_events_defs, build_events_resources
 from airbyte_platform.ingestion.local_defs import (
     build_destinations_resource,
     build_local_ingestion_defs,
@@ -39,10 +40,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     resources = {
         "destinations": build_destinations_resource(settings),
         **build_transform_resources(settings),
+        **build_events_resources(settings),
         **resources,
     }
 
-    graph = dg.Definitions.merge(ingestion, build_transform_defs(), build_quality_defs())
+    graph = dg.Definitions.merge(ingestion, build_transform_defs(), build_quality_defs(), build_events_defs())
     jobs, schedules = build_airflow_jobs(settings, _check_keys(graph))
     return dg.Definitions.merge(graph, dg.Definitions(jobs=jobs, schedules=schedules, resources=resources))
 

@@ -102,6 +102,9 @@ class WebhookSettings:
     max_body_bytes: int
     host: str
     port: int
+    # WEBHOOK_INBOX_DSN when set: a postgresql:// DSN carries a password, so it is read through dg.EnvVar
+    # and `inbox_dsn` keeps only the local SQLite default.
+    inbox_dsn_var: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trigger_token_var=env.secret_var(
             "WEBHOOK_TRIGGER_TOKEN", "bearer token of POST /webhooks/trigger", required=prod
         ),
-        inbox_dsn=env.get("WEBHOOK_INBOX_DSN") or f"sqlite:///{home / 'webhooks' / 'inbox.sqlite3'}",
+        inbox_dsn=f"sqlite:///{home / 'webhooks' / 'inbox.sqlite3'}",
+        inbox_dsn_var=env.secret_var(
+            "WEBHOOK_INBOX_DSN", "the webhook inbox, postgresql://... in prod", required=False
+        ),
         max_body_bytes=env.integer(
             "WEBHOOK_MAX_BODY_BYTES", 1_048_576, "largest accepted webhook body", minimum=1024
         )

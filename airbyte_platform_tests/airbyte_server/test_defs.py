@@ -32,7 +32,8 @@ DECLARED_KEYS = {c.asset_key(s) for c in declared_connections() for s in c.strea
 
 def graph_of(settings) -> dg.AssetGraph:
     defs = dg.Definitions.merge(
-        build_prod_ingestion_defs(settings), dg.Definitions(resources=build_prod_ingestion_resources(settings))
+        build_prod_ingestion_defs(settings),
+        dg.Definitions(resources=build_prod_ingestion_resources(settings)),
     )
     return defs.resolve_asset_graph()
 
@@ -154,10 +155,13 @@ def test_cloud_mode_with_client_credentials(prod_env, airbyte_server, airbyte_st
     settings = load_settings(env)
     graph = graph_of(settings)
     assert len(discovered_keys(graph)) > 0
-    assert all(e.base_url.endswith("/v1") and "/api/public" not in e.base_url for e in airbyte_server.exchanges)
+    assert all(
+        e.base_url.endswith("/v1") and "/api/public" not in e.base_url for e in airbyte_server.exchanges
+    )
     assert airbyte_server.requests["token POST /applications/token"] == 1
 
 
+@pytest.mark.slow  # importing the whole project (Snowflake, Databricks, GX) takes ~25 s here
 def test_project_definitions_load_in_prod_mode_against_the_test_server(prod_settings, airbyte_server):
     from airbyte_platform.definitions import build_definitions
 

@@ -79,7 +79,9 @@ def snapshot_of(raw: list[dict], **kwargs) -> WorkspaceSnapshot:
 
 
 def keys(snapshot: WorkspaceSnapshot) -> dict[tuple[str, str], tuple[str, str]]:
-    return {(c.connection_id, s.name): (c.key_part, s.key_part) for c in snapshot.connections for s in c.streams}
+    return {
+        (c.connection_id, s.name): (c.key_part, s.key_part) for c in snapshot.connections for s in c.streams
+    }
 
 
 def test_odd_names_give_valid_unique_keys():

@@ -39,6 +39,8 @@ from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWor
 from airbyte_platform.settings import AirbyteApiSettings, Settings
 
 DEFS_STATE_KEY = "airbyte_platform/airbyte_workspace_snapshot"
+# A code server loading with Airbyte down should say so in seconds, not after a sync's full backoff.
+LOAD_MAX_RETRIES = 2
 
 
 class AirbyteSnapshotUnavailableError(RuntimeError):
@@ -113,7 +115,7 @@ class AirbyteWorkspaceDefsLoader(StateBackedDefinitionsLoader[str]):
 
     def __init__(self, settings: Settings, workspace: AirbyteServerWorkspace | None = None):
         self.settings = settings
-        self.workspace = workspace
+        self.workspace = workspace or build_workspace(settings, request_max_retries=LOAD_MAX_RETRIES)
 
     @property
     def defs_key(self) -> str:

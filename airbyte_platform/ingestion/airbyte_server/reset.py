@@ -66,6 +66,7 @@ def build_reset_job(targets: Sequence[SyncTarget]) -> dg.JobDefinition:
         name=RESET_JOB_NAME,
         description="Reset (clear) all streams of one Airbyte connection, then mark its assets as emptied.",
         tags={"kind": "airbyte"},
+        out={},  # it reports asset materializations only
     )
     def reset_connection(
         context: dg.OpExecutionContext, config: ResetConfig, airbyte: AirbyteServerWorkspace

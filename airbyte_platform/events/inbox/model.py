@@ -1,0 +1,94 @@
+"""What the inbox stores and the interface both backends (SQLite, PostgreSQL) implement."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+Source = Literal["stripe", "airbyte", "trigger"]
+
+
+class InboxError(RuntimeError):
+    """The inbox cannot be opened, read or written; the message names the DSN variable to check."""
+
+
+class WriteOutcome(enum.Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # an event with this id is already stored: acknowledged, not stored again
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An accepted webhook event, about to be written.
+
+    `event_id` is globally unique and is the run key of the run it launches: the Stripe event id
+    (`evt_...`), `airbyte-job-<job id>` for Airbyte notifications, `trigger-<key>` for triggers.
+    `route` names the sensor that consumes it (see `events.routes`).
+    """
+
+    event_id: str
+    source: Source
+    route: str
+    kind: str  # Stripe event type, "sync.succeeded"/"sync.failed", or the triggered job's name
+    payload: str  # JSON text: the verified raw body (Stripe, Airbyte) or the normalised trigger
+    received_at: float  # unix seconds
+
+    def data(self) -> Any:
+        return orjson.loads(self.payload)
+
+
+@dataclass(frozen=True)
+class StoredEvent(NewEvent):
+    seq: int
+    # Opaque reading position just after this event: pass it back to `read_after` to continue.
+    position: str
+
+
+class Inbox(ABC):
+    """A durable, deduplicating event store read in commit order by sensors."""
+
+    backend: str
+
+    @abstractmethod
+    def insert_batch(self, events: Sequence[NewEvent]) -> list[WriteOutcome]:
+        """Write `events` in ONE durable transaction (one fsync); return each event's outcome."""
+
+    @abstractmethod
+    def read_after(self, route: str, position: str | None, limit: int = 500) -> list[StoredEvent]:
+        """Events of `route` after `position` (None: from the start), oldest first.
+
+        Never skips an event: an event committed later always sorts after every event returned now.
+        """
+
+    @abstractmethod
+    def fetch(self, event_ids: Sequence[str]) -> list[StoredEvent]:
+        """The stored events with these ids (missing ids are left out)."""
+
+    @abstractmethod
+    def count(self, route: str | None = None) -> int: ...
+
+    @abstractmethod
+    def event_ids(self) -> list[str]:
+        """Every stored event id (tests and the reliability check; not for large inboxes)."""
+
+    @abstractmethod
+    def prune(self, received_before: float) -> int:
+        """Delete events received before this time; return how many."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise InboxError when the store is unreachable."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Inbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,185 @@
+"""The prod inbox: a PostgreSQL table shared by the receiver pods and the Dagster sensors.
+
+Ordering: with concurrent writers a BIGSERIAL is not commit order (a transaction holding seq 7 can
+commit after one holding seq 8, and a reader that moved past 8 would never see 7). Each row
+therefore records the id of the transaction that wrote it (`txid`), and readers only return rows
+whose transaction is older than every transaction still running
+(`pg_snapshot_xmin(pg_current_snapshot())`), ordered by (txid, seq). Every row committed later has
+a txid at or above that horizon, so it sorts after anything already read. The price: a
+long-running write transaction anywhere in the cluster delays (never loses) events; keep the inbox
+in a database without long transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from airbyte_platform.events.inbox.model import Inbox, InboxError, NewEvent, StoredEvent, WriteOutcome
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_events (
+    seq BIGSERIAL PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    route TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    received_at DOUBLE PRECISION NOT NULL,
+    txid XID8 NOT NULL DEFAULT pg_current_xact_id()
+);
+CREATE INDEX IF NOT EXISTS webhook_events_route_txid_seq ON webhook_events (route, txid, seq);
+"""
+COLUMNS = "event_id, source, route, kind, payload, received_at, seq, txid::text"
+INSERT = (
+    "INSERT INTO webhook_events (event_id, source, route, kind, payload, received_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING RETURNING seq"
+)
+# Two processes creating the schema at once would collide on the catalog; serialise them.
+SCHEMA_LOCK = 0x5EB400C
+
+
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
+    event_id, source, route, kind, payload, received_at, seq, txid = row
+    return StoredEvent(
+        event_id=event_id,
+        source=source,
+        route=route,
+        kind=kind,
+        payload=payload,
+        received_at=received_at,
+        seq=seq,
+        position=f"{txid}:{seq}",
+    )
+
+
+def _parse_position(position: str | None) -> tuple[str, int]:
+    if position is None:
+        return "0", 0
+    txid, sep, seq = position.partition(":")
+    if not sep or not txid.isdigit() or not seq.isdigit():
+        raise InboxError(
+            f"cursor position {position!r} is not a PostgreSQL inbox position (<txid>:<seq>): was the "
+            "sensor cursor written while the inbox was SQLite? Reset the sensor cursor."
+        )
+    return txid, int(seq)
+
+
+class PostgresInbox(Inbox):
+    backend = "postgresql"
+
+    def __init__(self, dsn: str, connect_timeout: int = 10):
+        self._dsn = dsn
+        self._connect_timeout = connect_timeout
+        self._db: psycopg.Connection[Any] | None = None
+
+        def create_schema(db: psycopg.Connection[Any]) -> None:
+            with db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                db.execute(SCHEMA)
+
+        self._run("creating the schema", create_schema)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The open connection, reconnecting after a failure (a restarted database, a failover)."""
+        if self._db is None or self._db.closed or self._db.broken:
+            try:
+                self._db = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
+            except psycopg.Error as exc:
+                # The DSN carries a password: name the variable, never print the DSN.
+                raise InboxError(f"cannot connect to the webhook inbox (WEBHOOK_INBOX_DSN): {exc}") from exc
+        return self._db
+
+    def _run(self, action: str, fn: Any) -> Any:
+        db = self._connection()
+        try:
+            return fn(db)
+        except psycopg.OperationalError as exc:
+            db.close()
+            raise InboxError(f"{action} failed on the webhook inbox (WEBHOOK_INBOX_DSN): {exc}") from exc
+        except psycopg.Error as exc:
+            raise InboxError(f"{action} failed on the webhook inbox: {exc}") from exc
+
+    def insert_batch(self, events: Sequence[NewEvent]) -> list[WriteOutcome]:
+        def write(db: psycopg.Connection[Any]) -> list[WriteOutcome]:
+            outcomes: list[WriteOutcome] = []
+            with db.transaction(), db.cursor() as cursor:
+                for event in events:
+                    cursor.execute(
+                        INSERT,
+                        (
+                            event.event_id,
+                            event.source,
+                            event.route,
+                            event.kind,
+                            event.payload,
+                            event.received_at,
+                        ),
+                    )
+                    stored = cursor.fetchone() is not None
+                    outcomes.append(WriteOutcome.STORED if stored else WriteOutcome.DUPLICATE)
+            return outcomes
+
+        return self._run("writing events", write)
+
+    def read_after(self, route: str, position: str | None, limit: int = 500) -> list[StoredEvent]:
+        txid, seq = _parse_position(position)
+        rows = self._run(
+            "reading events",
+            lambda db: db.execute(
+                f"SELECT {COLUMNS} FROM webhook_events "
+                "WHERE route = %s AND (txid, seq) > (%s::xid8, %s) "
+                "AND txid < pg_snapshot_xmin(pg_current_snapshot()) "
+                "ORDER BY txid, seq LIMIT %s",
+                (route, txid, seq, limit),
+            ).fetchall(),
+        )
+        return [_stored(row) for row in rows]
+
+    def fetch(self, event_ids: Sequence[str]) -> list[StoredEvent]:
+        if not event_ids:
+            return []
+        rows = self._run(
+            "fetching events",
+            lambda db: db.execute(
+                f"SELECT {COLUMNS} FROM webhook_events WHERE event_id = ANY(%s) ORDER BY txid, seq",
+                (list(event_ids),),
+            ).fetchall(),
+        )
+        return [_stored(row) for row in rows]
+
+    def count(self, route: str | None = None) -> int:
+        if route is None:
+            return self._run(
+                "counting", lambda db: db.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
+            )
+        return self._run(
+            "counting",
+            lambda db: db.execute(
+                "SELECT count(*) FROM webhook_events WHERE route = %s", (route,)
+            ).fetchone()[0],
+        )
+
+    def event_ids(self) -> list[str]:
+        rows = self._run(
+            "listing ids",
+            lambda db: db.execute("SELECT event_id FROM webhook_events ORDER BY seq").fetchall(),
+        )
+        return [row[0] for row in rows]
+
+    def prune(self, received_before: float) -> int:
+        return self._run(
+            "pruning",
+            lambda db: (
+                db.execute("DELETE FROM webhook_events WHERE received_at < %s", (received_before,)).rowcount
+            ),
+        )
+
+    def ping(self) -> None:
+        self._run("ping", lambda db: db.execute("SELECT 1").fetchone())
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()

@@ -1,0 +1,60 @@
+"""`python -m airbyte_platform.events.receiver [--host H] [--port P] [--inbox DSN]`.
+
+Defaults come from the settings (WEBHOOK_HOST, WEBHOOK_PORT, WEBHOOK_INBOX_DSN); the options exist
+for tests and benchmarks that run a receiver beside the real one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from airbyte_platform.events.inbox import InboxError
+from airbyte_platform.events.receiver.app import build_receiver_app
+from airbyte_platform.events.receiver.config import receiver_config
+from airbyte_platform.events.webhook_secrets import WebhookSecretError
+from airbyte_platform.settings import SettingsError, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m airbyte_platform.events.receiver", description=__doc__)
+    parser.add_argument("--host", help="listen address (default WEBHOOK_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (default WEBHOOK_PORT, 8765)")
+    parser.add_argument("--inbox", help="inbox DSN (default WEBHOOK_INBOX_DSN or the local SQLite file)")
+    parser.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    try:
+        settings = get_settings()
+        config = receiver_config(settings, inbox_dsn=args.inbox)
+    except (SettingsError, WebhookSecretError, InboxError) as exc:
+        print(f"webhook receiver cannot start: {exc}", file=sys.stderr)
+        return 2
+    webhooks = settings.webhooks
+    assert webhooks is not None
+    if not settings.is_local and config.inbox_dsn.startswith("sqlite"):
+        logging.getLogger(__name__).warning(
+            "prod mode with a SQLite inbox: the sensors must run on this host to read it; "
+            "set WEBHOOK_INBOX_DSN=postgresql://... when they do not"
+        )
+    uvicorn.run(
+        build_receiver_app(config),
+        host=args.host or webhooks.host,
+        port=args.port or webhooks.port,
+        access_log=not args.no_access_log,
+        log_level=args.log_level,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""What the receiver needs, resolved once from the settings (secret values through dg.EnvVar)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from airbyte_platform.events.inbox import inbox_dsn_for
+from airbyte_platform.events.stripe_signature import DEFAULT_TOLERANCE_SECONDS
+from airbyte_platform.events.webhook_secrets import WebhookSecrets, resolve_webhook_secrets
+from airbyte_platform.settings import Settings
+
+# Events older than this are pruned when the receiver starts; the sensors read them within seconds.
+RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    settings: Settings = field(repr=False)
+    secrets: WebhookSecrets
+    inbox_dsn: str = field(repr=False)  # may carry a password
+    max_body_bytes: int
+    stripe_tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS
+    retention_days: int = RETENTION_DAYS
+
+
+def receiver_config(settings: Settings, inbox_dsn: str | None = None) -> ReceiverConfig:
+    webhooks = settings.webhooks
+    assert webhooks is not None, "settings.webhooks is always set by load_settings"
+    return ReceiverConfig(
+        settings=settings,
+        secrets=resolve_webhook_secrets(settings),
+        inbox_dsn=inbox_dsn or inbox_dsn_for(settings),
+        max_body_bytes=webhooks.max_body_bytes,
+    )
