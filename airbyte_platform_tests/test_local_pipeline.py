@@ -19,7 +19,14 @@ def _run(home, job_name: str, overrides: dict | None = None) -> dg.ExecuteInProc
         airbyte = defs.resources["airbyte"]
         assert isinstance(airbyte, EmbeddedAirbyteResource)
         patched = airbyte.model_copy(update={"source_config_overrides": overrides})
-        defs = dg.Definitions.merge(defs, dg.Definitions(resources={"airbyte": patched}))
+        defs = dg.Definitions(
+            assets=defs.assets,
+            asset_checks=defs.asset_checks,
+            jobs=defs.jobs,
+            schedules=defs.schedules,
+            sensors=defs.sensors,
+            resources={**(defs.resources or {}), "airbyte": patched},
+        )
     job = defs.resolve_job_def(job_name)
     return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
 

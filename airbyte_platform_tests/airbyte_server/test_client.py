@@ -145,7 +145,7 @@ def test_workspace_is_resolved_when_there_is_exactly_one(airbyte_server, airbyte
 def test_a_non_json_answer_says_where_the_url_should_point(airbyte_server):
     client = make_client(airbyte_server)
     airbyte_server.faults.html(path="/workspaces")
-    with pytest.raises(AirbyteApiError, match="not JSON .*text/html.*/api/public/v1"):
+    with pytest.raises(AirbyteApiError, match=r"not JSON .*text/html.*/api/public/v1"):
         client.list_workspaces()
 
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from airbyte_platform.ingestion.airbyte_server.defs import build_prod_ingestion_defs, build_workspace
 from airbyte_platform.ingestion.catalog import connection_named
@@ -39,7 +38,8 @@ def test_with_30_percent_of_requests_failing_every_sync_completes_with_one_job_e
     for connection_id in airbyte_state.connections:
         assert len(airbyte_state.jobs_of(connection_id)) == 1, connection_id
     injected = airbyte_server.faults.injected
-    assert sum(injected.values()) >= 50
+    total = sum(airbyte_server.requests.values())
+    assert 0.2 <= sum(injected.values()) / total <= 0.4
     assert injected["drop_after"] > 0 and injected["status:429"] > 0  # the hard cases did happen
     assert len(result.get_asset_materialization_events()) == sum(len(list(a.keys)) for a in assets)
 
@@ -96,5 +96,6 @@ def test_sigterm_to_a_running_materialization_cancels_the_airbyte_job_within_5_s
     finally:
         if process.poll() is None:
             process.kill()
+    print(f"Airbyte job cancelled {cancel_delay:.2f}s after SIGTERM")
     assert cancel_delay < 5.0
     assert process.returncode != 0

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from airbyte_platform.ingestion.airbyte_server.defs import build_prod_ingestion_defs, build_workspace
-from airbyte_platform.ingestion.airbyte_server.reset import RESET_JOB_NAME
+from airbyte_platform.ingestion.airbyte_server.reset import RESET_JOB_NAME, RESET_OP_NAME
 from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform_tests.airbyte_server.conftest import FAST, declared_id
 from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan
@@ -21,7 +21,7 @@ def run_reset(settings, connection: str, job_type: str = "reset") -> dg.ExecuteI
     )
     job = defs.get_job_def(RESET_JOB_NAME)
     return job.execute_in_process(
-        run_config={"ops": {RESET_JOB_NAME: {"config": {"connection": connection, "job_type": job_type}}}},
+        run_config={"ops": {RESET_OP_NAME: {"config": {"connection": connection, "job_type": job_type}}}},
         raise_on_error=False,
     )
 

@@ -19,7 +19,7 @@ from airbyte_platform.ingestion.catalog import ConnectionSpec, LocalStandIn
 from airbyte_platform.ingestion.embedded.lake import MANIFEST, lake_files, read_lake_table
 from airbyte_platform.ingestion.embedded.postgres import read_state
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner, EmbeddedSyncError
-from airbyte_platform_tests.ingestion.conftest import ITEMS
+from airbyte_platform_tests.ingestion.conftest import ITEMS, make_runner
 
 
 def _snapshot(runner: EmbeddedAirbyteRunner, connection: ConnectionSpec, pg: Any, dsn: str) -> tuple:
@@ -191,3 +191,39 @@ def test_sigkill_of_the_runner_mid_sync_leaves_previous_data_and_state(
     [result] = pg_runner.sync(connection, config={"records": 150})  # locks were released with the process
     assert (result.records_synced, result.total_rows) == (50, 150)
     assert _staged_data(pg_runner, connection, pg) == 0  # leftovers of the killed sync are cleaned up
+
+
+@pytest.mark.parametrize(
+    ("stream", "problem"),
+    [
+        (
+            replace(ITEMS, name="ghosts"),
+            r"stream 'ghosts': the connector does not offer it \(it offers events, items\)",
+        ),
+        (
+            replace(ITEMS, primary_key=("uuid",)),
+            r"stream 'items': primary key \['uuid'\] not in the discovered schema",
+        ),
+        (
+            replace(ITEMS, cursor_field="modified"),
+            r"stream 'items': cursor field \['modified'\] not in the discovered schema",
+        ),
+    ],
+)
+def test_declarations_that_do_not_match_the_connector_are_reported(
+    fake_connection, lake_runner, stream, problem
+):
+    with pytest.raises(EmbeddedSyncError, match=problem):
+        lake_runner.sync(fake_connection(streams=(stream,)))
+
+
+def test_unreachable_or_missing_postgres_is_reported(fake_connection, tmp_path, lake_root):
+    connection = fake_connection("postgres", streams=(ITEMS,))
+
+    with pytest.raises(EmbeddedSyncError, match="writes to PostgreSQL but the runner has no postgres_dsn"):
+        make_runner(tmp_path, lake_root, None).sync(connection)
+    unreachable = make_runner(
+        tmp_path, lake_root, "postgresql://airbyte@127.0.0.1:9/analytics?connect_timeout=2"
+    )
+    with pytest.raises(EmbeddedSyncError, match="cannot connect to the destination PostgreSQL"):
+        unreachable.sync(connection)

@@ -6,16 +6,19 @@ One multi-asset per connection (a sync is per connection), `can_subset=True`, so
 the order of definitions never depends on the listing.
 """
 
-
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
-from dagster_airbyte.translator import AirbyteMetadataSet
 
+from airbyte_platform.ingestion.airbyte_server.materialize import SyncEvent
 from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
 from airbyte_platform.ingestion.airbyte_server.targets import StreamTarget, SyncTarget
-from airbyte_platform.ingestion.airbyte_server.translator import PlatformAirbyteTranslator, discovered_specs
-from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
+from airbyte_platform.ingestion.airbyte_server.translator import (
+    CONNECTION_ID_KEY,
+    CONNECTION_NAME_KEY,
+    PlatformAirbyteTranslator,
+    table_props,
+)
 from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
 from airbyte_platform.ingestion.specs import connection_id_for, destination_location, stream_asset_spec
 from airbyte_platform.quality.min_records import min_records_check_specs
@@ -25,18 +28,40 @@ from airbyte_platform.settings import Settings
 def build_sync_assets(
     target: SyncTarget, specs: Sequence[dg.AssetSpec], check_specs: Sequence[dg.AssetCheckSpec] = ()
 ) -> dg.AssetsDefinition:
-    @dg.multi_asset(
+    """One multi-asset syncing `target`'s connection, subsettable by stream.
+
+    Built from an `OpDefinition` rather than `@dg.multi_asset`: the decorator inspects the compute
+    function's signature a dozen times per op, ~40 % of the load time at 1,000 connections.
+    """
+    key_outputs = {_output_name(spec.key): spec.key for spec in specs}
+    check_outputs = {f"{_output_name(check.asset_key)}_{check.name}": check for check in check_specs}
+
+    def sync(context: dg.AssetExecutionContext, _inputs: object) -> Iterator[SyncEvent]:
+        return context.resources.airbyte.sync_connection(context, target)
+
+    op = dg.OpDefinition(
         name=target.op_name,
-        specs=specs,
-        check_specs=check_specs,
-        can_subset=True,
-        op_tags={"airbyte/connection_id": target.connection_id},
+        outs=dict.fromkeys([*key_outputs, *check_outputs], _OPTIONAL_NOTHING),
+        compute_fn=sync,
+        required_resource_keys={"airbyte"},
+        tags={"airbyte/connection_id": target.connection_id},
         description=f"Airbyte sync of connection {target.name!r} ({target.connection_id}).",
     )
-    def _sync(context: dg.AssetExecutionContext, airbyte: AirbyteServerWorkspace):
-        yield from airbyte.sync_connection(context, target)
+    return dg.AssetsDefinition(
+        node_def=op,
+        keys_by_output_name=key_outputs,
+        check_specs_by_output_name=check_outputs,
+        specs=specs,
+        can_subset=True,
+    )
 
-    return _sync
+
+# One shared (immutable) Out: building 10,000 identical ones cost ~0.5 s per load.
+_OPTIONAL_NOTHING = dg.Out(dg.Nothing, is_required=False)
+
+
+def _output_name(key: dg.AssetKey) -> str:
+    return "__".join(key.path)  # key parts are clean names already: a valid, unique identifier
 
 
 def declared_target(
@@ -75,9 +100,7 @@ def declared_assets(
         target = declared_target(connection, settings, snapshot)
         specs = [
             stream_asset_spec(connection, stream).merge_attributes(
-                metadata=AirbyteMetadataSet(
-                    connection_id=target.connection_id, connection_name=connection.name
-                )
+                metadata={CONNECTION_ID_KEY: target.connection_id, CONNECTION_NAME_KEY: connection.name}
             )
             for stream in connection.streams
         ]
@@ -89,12 +112,11 @@ def discovered_assets(
     snapshot: WorkspaceSnapshot, declared_ids: set[str]
 ) -> list[tuple[SyncTarget, dg.AssetsDefinition]]:
     translator = PlatformAirbyteTranslator(snapshot)
-    specs_by_connection = discovered_specs(snapshot, translator, skip_connection_ids=declared_ids)
     built = []
     for connection in snapshot.connections:
-        specs = specs_by_connection.get(connection.connection_id)
-        if not specs:
-            continue  # declared, or no selected stream
+        if connection.connection_id in declared_ids or not connection.streams:
+            continue
+        specs = [translator.get_asset_spec(props) for props in table_props(snapshot, connection)]
         destination = snapshot.destination(connection.destination_id)
         target = SyncTarget(
             connection_id=connection.connection_id,
@@ -103,12 +125,8 @@ def discovered_assets(
             id_source="the workspace snapshot",
             workspace_id=snapshot.workspace_id,
             streams=tuple(
-                StreamTarget(
-                    name=stream.name,
-                    key=translator.asset_key(connection.connection_id, stream.name),
-                    sync_mode=stream.sync_mode,
-                )
-                for stream in connection.streams
+                StreamTarget(name=stream.name, key=spec.key, sync_mode=stream.sync_mode)
+                for stream, spec in zip(connection.streams, specs, strict=True)
             ),
             destination_type=destination.destination_type if destination else None,
         )

@@ -57,13 +57,22 @@ def _airbyte(settings: Settings) -> AirbyteApiSettings:
     return settings.airbyte
 
 
-def build_workspace(settings: Settings, **overrides: Any) -> AirbyteServerWorkspace:
-    """The `airbyte` resource; secrets only through dg.EnvVar. `overrides`: other field values."""
+def build_workspace(
+    settings: Settings, *, resolve_secrets: bool = False, **overrides: Any
+) -> AirbyteServerWorkspace:
+    """The `airbyte` resource; secrets only through dg.EnvVar. `overrides`: other field values.
+
+    `resolve_secrets` reads the EnvVars now, for discovery at load time: Dagster's own resource
+    initialization would create an ephemeral instance (~1-3 s) just to read four variables. Such a
+    workspace is used and dropped by the loader, never put into the Definitions.
+    """
     airbyte = _airbyte(settings)
     endpoints = endpoints_for(airbyte)
 
-    def env(name: str | None) -> dg.EnvVar | None:
-        return dg.EnvVar(name) if name else None
+    def env(name: str | None) -> dg.EnvVar | str | None:
+        if name is None:
+            return None
+        return dg.EnvVar(name).get_value() if resolve_secrets else dg.EnvVar(name)
 
     return AirbyteServerWorkspace(
         rest_api_base_url=endpoints.rest_api_base_url,
@@ -86,14 +95,17 @@ def build_prod_ingestion_resources(settings: Settings) -> dict[str, object]:
 def refresh_snapshot(
     settings: Settings, workspace: AirbyteServerWorkspace | None = None
 ) -> WorkspaceSnapshot:
-    """Fetch the workspace now and write the snapshot (what refresh.py runs)."""
+    """Fetch the workspace now and write the snapshot (what refresh.py runs).
+
+    `workspace` must hold resolved credentials (see `build_workspace(resolve_secrets=True)`).
+    """
     path = snapshot_path(settings)
     try:
         previous = read_snapshot(path)
     except SnapshotError:
         previous = None  # unreadable: start over (key parts are recomputed)
-    with (workspace or build_workspace(settings)).process_config_and_initialize_cm() as initialized:
-        snapshot = initialized.fetch_snapshot(previous=previous, reserved_parts=reserved_key_parts())
+    workspace = workspace or build_workspace(settings, resolve_secrets=True)
+    snapshot = workspace.fetch_snapshot(previous=previous, reserved_parts=reserved_key_parts())
     write_snapshot(snapshot, path)
     return snapshot
 
@@ -115,7 +127,9 @@ class AirbyteWorkspaceDefsLoader(StateBackedDefinitionsLoader[str]):
 
     def __init__(self, settings: Settings, workspace: AirbyteServerWorkspace | None = None):
         self.settings = settings
-        self.workspace = workspace or build_workspace(settings, request_max_retries=LOAD_MAX_RETRIES)
+        self.workspace = workspace or build_workspace(
+            settings, resolve_secrets=True, request_max_retries=LOAD_MAX_RETRIES
+        )
 
     @property
     def defs_key(self) -> str:

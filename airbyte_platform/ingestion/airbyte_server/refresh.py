@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     if settings.airbyte is None or settings.is_local:
-        print("Set AIRBYTE_PLATFORM_MODE=prod and the AIRBYTE_* variables to refresh from Airbyte.", file=sys.stderr)
+        print(
+            "Set AIRBYTE_PLATFORM_MODE=prod and the AIRBYTE_* variables to refresh from Airbyte.",
+            file=sys.stderr,
+        )
         return 2
     started = time.perf_counter()
     try:

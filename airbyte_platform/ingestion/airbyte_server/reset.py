@@ -4,7 +4,7 @@ The seeds' advanced examples ("Reset de conexiones") reset a connection from Air
 job with one op, launched with the connection to reset as run config:
 
     ops:
-      airbyte_reset_connection:
+      reset_airbyte_connection:
         config: {connection: stripe_to_postgres, job_type: reset}
 
 `connection` is a declared connection name, a discovered connection's name or key part, or a
@@ -14,7 +14,6 @@ only in the internal config API, so they are not offered. A job already running 
 is waited for first (Airbyte would refuse the reset with 409). The streams' assets are then
 recorded as materialized with 0 rows, so everything downstream shows as stale until the next sync.
 """
-
 
 from collections.abc import Iterator, Sequence
 from typing import Literal
@@ -26,6 +25,7 @@ from airbyte_platform.ingestion.airbyte_server.targets import SyncTarget
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
 
 RESET_JOB_NAME = "airbyte_reset_connection"
+RESET_OP_NAME = "reset_airbyte_connection"  # must differ from the job (graph) name
 
 
 class ResetConfig(dg.Config):
@@ -63,7 +63,7 @@ def build_reset_job(targets: Sequence[SyncTarget]) -> dg.JobDefinition:
     targets = tuple(targets)
 
     @dg.op(
-        name=RESET_JOB_NAME,
+        name=RESET_OP_NAME,
         description="Reset (clear) all streams of one Airbyte connection, then mark its assets as emptied.",
         tags={"kind": "airbyte"},
         out={},  # it reports asset materializations only

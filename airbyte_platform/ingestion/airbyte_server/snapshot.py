@@ -5,8 +5,9 @@ works with Airbyte down; refresh.py rewrites it. Each connection keeps the key p
 given (`key_part`), so renaming a connection in Airbyte does not rename its assets (their history
 stays attached); new connections get fresh parts that never collide with existing ones.
 
-Plain dataclasses and orjson rather than Dagster serdes records: a 1,000-connection workspace
-parses in milliseconds, and the same text travels as the state of the defs loader (defs.py).
+Plain dataclasses and compact JSON (orjson) rather than Dagster serdes records: a 1,000-connection
+workspace (2 MB) parses in ~0.1 s, and the same text travels as the state of the defs loader
+(defs.py). `python -m json.tool` makes it readable.
 """
 
 from __future__ import annotations
@@ -17,15 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from dagster_airbyte.translator import (
-    AirbyteConnection,
-    AirbyteDestination,
-    AirbyteStream,
-    AirbyteWorkspaceData,
-)
 
 SNAPSHOT_VERSION = 1
 
@@ -34,8 +29,9 @@ class SnapshotError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class DiscoveredStream:
+# NamedTuples, not frozen dataclasses: as immutable, and ten times cheaper to build, which matters
+# for 10,000 streams at every code-server start.
+class DiscoveredStream(NamedTuple):
     name: str
     key_part: str  # unique within the connection
     sync_mode: str | None = None
@@ -43,8 +39,7 @@ class DiscoveredStream:
     primary_key: tuple[tuple[str, ...], ...] = ()
 
 
-@dataclass(frozen=True)
-class DiscoveredDestination:
+class DiscoveredDestination(NamedTuple):
     destination_id: str
     name: str
     destination_type: str | None
@@ -52,8 +47,7 @@ class DiscoveredDestination:
     schema: str | None = None
 
 
-@dataclass(frozen=True)
-class DiscoveredConnection:
+class DiscoveredConnection(NamedTuple):
     connection_id: str
     name: str
     key_part: str  # unique within the workspace, kept across renames
@@ -91,38 +85,6 @@ class WorkspaceSnapshot:
     def key_parts(self) -> dict[str, str]:
         return {c.connection_id: c.key_part for c in self.connections}
 
-    def to_workspace_data(self) -> AirbyteWorkspaceData:
-        """dagster-airbyte's own workspace record, so its table props feed the translator."""
-        return AirbyteWorkspaceData(
-            connections_by_id={
-                c.connection_id: AirbyteConnection(
-                    id=c.connection_id,
-                    name=c.name,
-                    stream_prefix=c.prefix,
-                    # The public API lists the selected streams only, without JSON schemas.
-                    streams={
-                        s.name: AirbyteStream(name=s.name, selected=True, json_schema={}) for s in c.streams
-                    },
-                    destination_id=c.destination_id,
-                )
-                for c in self.connections
-            },
-            destinations_by_id={
-                d.destination_id: AirbyteDestination(
-                    id=d.destination_id,
-                    type=d.destination_type or "unknown",
-                    database=d.database,
-                    schema=d.schema,
-                )
-                for d in self._with_unknown_destinations()
-            },
-        )
-
-    def _with_unknown_destinations(self) -> list[DiscoveredDestination]:
-        known = self.destinations_by_id
-        missing = {c.destination_id for c in self.connections} - set(known)
-        return [*self.destinations, *(DiscoveredDestination(d, "unknown", None) for d in sorted(missing))]
-
     # --- JSON ----------------------------------------------------------------------------------
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -132,16 +94,11 @@ class WorkspaceSnapshot:
                 "workspace_id": self.workspace_id,
                 "fetched_at": self.fetched_at,
                 "http_calls": self.http_calls,
-                "destinations": [d.__dict__ for d in self.destinations],
+                "destinations": [d._asdict() for d in self.destinations],
                 "connections": [
-                    {
-                        **{k: v for k, v in c.__dict__.items() if k != "streams"},
-                        "streams": [s.__dict__ for s in c.streams],
-                    }
-                    for c in self.connections
+                    {**c._asdict(), "streams": [s._asdict() for s in c.streams]} for c in self.connections
                 ],
-            },
-            option=orjson.OPT_INDENT_2,
+            }
         )
 
     @classmethod
@@ -158,25 +115,26 @@ class WorkspaceSnapshot:
                 fetched_at=float(document["fetched_at"]),
                 http_calls=int(document.get("http_calls", 0)),
                 destinations=tuple(DiscoveredDestination(**d) for d in document["destinations"]),
-                connections=tuple(
-                    DiscoveredConnection(
-                        **{k: v for k, v in c.items() if k != "streams"},
-                        streams=tuple(
-                            DiscoveredStream(
-                                name=s["name"],
-                                key_part=s["key_part"],
-                                sync_mode=s.get("sync_mode"),
-                                cursor_field=tuple(s.get("cursor_field") or ()),
-                                primary_key=tuple(tuple(p) for p in s.get("primary_key") or ()),
-                            )
-                            for s in c["streams"]
-                        ),
-                    )
-                    for c in document["connections"]
-                ),
+                connections=tuple([_connection(c) for c in document["connections"]]),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise SnapshotError(f"{where} is not a valid Airbyte workspace snapshot: {exc!r}") from exc
+
+
+def _connection(raw: dict[str, Any]) -> DiscoveredConnection:
+    streams = tuple(
+        [
+            DiscoveredStream(
+                s["name"],
+                s["key_part"],
+                s.get("sync_mode"),
+                tuple(s.get("cursor_field") or ()),
+                tuple(map(tuple, s.get("primary_key") or ())),
+            )
+            for s in raw["streams"]
+        ]
+    )
+    return DiscoveredConnection(**{**raw, "streams": streams})
 
 
 def read_snapshot(path: Path) -> WorkspaceSnapshot | None:

@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import subprocess
 import threading
 import time
@@ -26,6 +27,7 @@ from airbyte_platform.ingestion.embedded import protocol
 STDERR_TAIL_LINES = 30
 STDOUT_BUFFER_BYTES = 1 << 20
 PIPE_BYTES = 1 << 20  # Linux default is 64 KiB: a fast connector would block on it between our reads
+READ_AHEAD_CHUNKS = 64  # at most 64 MiB of a connector's output waits in memory
 SMALL_READ_BYTES = 256 << 10
 SMALL_READ_PAUSE_SECONDS = 0.002
 TERMINATE_GRACE_SECONDS = 5.0
@@ -92,6 +94,7 @@ class ConnectorProcess:
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr_thread: threading.Thread | None = None
+        self._reader_thread: threading.Thread | None = None
 
     def __enter__(self) -> ConnectorProcess:
         try:
@@ -117,35 +120,44 @@ class ConnectorProcess:
         return self._process.stdout
 
     def lines(self) -> Iterator[bytes]:
-        """stdout, line by line (without the newline), read in large chunks.
+        """stdout, line by line (without the newline), read ahead by a thread into a bounded buffer.
 
-        After a short read the reader pauses briefly so the connector can fill the (enlarged) pipe:
-        otherwise every few-KB write by the connector wakes the reader (a context switch on each
-        side, costly in VMs), and each read returns a handful of records.
+        Connectors write in bursts (a page of an API, a vectorized batch): with only the pipe between
+        us, the connector blocks on the full pipe while we process, and we idle while it computes the
+        next burst. Reading ahead (up to READ_AHEAD_CHUNKS x PIPE_BYTES) lets both work at once.
         """
         descriptor = self.stdout.fileno()
         _enlarge_pipe(descriptor)
+        chunks: queue.Queue[bytes | OSError] = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
+        stop = threading.Event()
+        self._reader_thread = threading.Thread(
+            target=_read_ahead, args=(descriptor, chunks, stop), name=f"stdout {self.label}", daemon=True
+        )
+        self._reader_thread.start()
         unfinished: list[bytes] = []  # pieces of a line longer than one read; joined once it ends
-        while True:
-            chunk = os.read(descriptor, PIPE_BYTES)
-            if not chunk:
-                break
-            if b"\n" in chunk:
-                lines = chunk.split(b"\n")
-                if unfinished:
-                    unfinished.append(lines[0])
-                    lines[0] = b"".join(unfinished)
-                    unfinished = []
-                last = lines.pop()
-                if last:
-                    unfinished.append(last)
-                yield from lines
-            else:
-                unfinished.append(chunk)
-            if len(chunk) < SMALL_READ_BYTES:
-                time.sleep(SMALL_READ_PAUSE_SECONDS)
-        if unfinished:
-            yield b"".join(unfinished)
+        try:
+            while True:
+                chunk = chunks.get()
+                if isinstance(chunk, OSError):
+                    raise chunk
+                if not chunk:
+                    break
+                if b"\n" in chunk:
+                    lines = chunk.split(b"\n")
+                    if unfinished:
+                        unfinished.append(lines[0])
+                        lines[0] = b"".join(unfinished)
+                        unfinished = []
+                    last = lines.pop()
+                    if last:
+                        unfinished.append(last)
+                    yield from lines
+                else:
+                    unfinished.append(chunk)
+            if unfinished:
+                yield b"".join(unfinished)
+        finally:
+            stop.set()  # the reader must not wait on a full buffer nobody empties any more
 
     def _drain_stderr(self, stream: IO[bytes]) -> None:
         for raw in stream:
@@ -178,8 +190,34 @@ class ConnectorProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.kill()
+        if self._reader_thread is not None:
+            self._reader_thread.join(timeout=2.0)  # the connector is gone: its stdout is at EOF
         if self._process is not None and self._process.stdout is not None:
             self._process.stdout.close()
+
+
+def _read_ahead(descriptor: int, chunks: queue.Queue[bytes | OSError], stop: threading.Event) -> None:
+    """Move stdout into `chunks` until EOF (an empty chunk) or `stop`.
+
+    After a short read it pauses briefly so the connector can fill the (enlarged) pipe: otherwise
+    every few-KB write by the connector wakes this thread (a context switch on each side, costly in
+    VMs) and each read returns a handful of records.
+    """
+    while not stop.is_set():
+        try:
+            chunk: bytes | OSError = os.read(descriptor, PIPE_BYTES)
+        except OSError as exc:
+            chunk = exc
+        while not stop.is_set():
+            try:
+                chunks.put(chunk, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        if not isinstance(chunk, bytes) or not chunk:
+            return
+        if len(chunk) < SMALL_READ_BYTES:
+            time.sleep(SMALL_READ_PAUSE_SECONDS)
 
 
 def _enlarge_pipe(descriptor: int) -> None:

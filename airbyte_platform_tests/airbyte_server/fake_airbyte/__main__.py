@@ -26,12 +26,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--destinations", type=int, default=10)
     parser.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per real second")
     parser.add_argument("--epoch", type=float, default=None, help="real time at which simulated time starts")
+    parser.add_argument("--unique-stream-names", action="store_true", help="c<i>_stream_<j> stream names")
     parser.add_argument("--job-seconds", type=float, default=2.0, help="default job duration (simulated)")
     args = parser.parse_args(argv)
 
     clock = ScaledClock(args.time_scale, args.epoch) if args.epoch else ScaledClock(args.time_scale)
     state = FakeAirbyteState(clock=clock, default_plan=JobPlan(duration_seconds=args.job_seconds))
-    workspace_id = state.seed(args.connections, args.streams, args.destinations)
+    workspace_id = state.seed(
+        args.connections, args.streams, args.destinations, unique_stream_names=args.unique_stream_names
+    )
     server = FakeAirbyteServer(state, port=args.port).start()
     print(json.dumps({"url": server.url, "workspace_id": workspace_id}), flush=True)
 

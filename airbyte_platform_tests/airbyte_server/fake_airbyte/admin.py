@@ -5,7 +5,7 @@
 - `GET  /workspace`        workspace ids and connection ids (sorted by name)
 - `POST /plan`             {connectionId?, durationSeconds, pendingSeconds?, outcome?, rowsPerStream?}
 - `POST /history`          {connectionId, durations: [seconds, ...]} completed jobs in the past
-- `GET  /jobs/<id>`        a job with its simulated created/ended times
+- `GET  /jobs/<id>`        a job with its simulated created/ended times and how often it was polled
 - `POST /faults`           {transientRate: 0.3} or {clear: true}
 """
 
@@ -85,6 +85,7 @@ class AdminApi:
                     "createdAt": job.created_at,
                     "endedAt": job.ended_at() if status not in ("pending", "running") else None,
                     "now": now,
+                    "polls": self.server.job_polls[job.job_id],
                 },
             )
         return problem(404, f"no admin route {method} {path}")

@@ -98,6 +98,7 @@ class FakeAirbyteServer:
         self.record = record
         self.exchanges: list[Exchange] = []
         self.requests: Counter[str] = Counter()
+        self.job_polls: Counter[int] = Counter()  # GET /jobs/{id} per job: polls, whoever the client
         self._counter_lock = threading.Lock()
         self.public = PublicApi(self.state)
         self.config = ConfigApi(self.state)
@@ -149,6 +150,7 @@ class FakeAirbyteServer:
     def reset_counts(self) -> None:
         with self._counter_lock:
             self.requests.clear()
+            self.job_polls.clear()
             self.exchanges.clear()
 
     # --- HTTP ----------------------------------------------------------------------------------
@@ -165,22 +167,23 @@ class FakeAirbyteServer:
         key = self._route_key(api, handler.command, path)
         with self._counter_lock:
             self.requests[key] += 1
+            if key == "GET /jobs/{id}":
+                self.job_polls[int(path.rsplit("/", 1)[1])] += 1
         fault = self.faults.pick(handler.command, path) if api != "unknown" else None
         if fault is not None and fault.kind == "latency":
             time.sleep(fault.latency)
-        if fault is not None and fault.kind == "drop_before":
-            handler.close_connection = True
-            response = None
-        else:
+        dropped = fault is not None and fault.kind in ("drop_before", "drop_after")
+        response = None
+        if fault is None or fault.kind != "drop_before":
             response = self._respond(handler, api, prefix, path, query, raw, fault)
-            if fault is not None and fault.kind == "drop_after":
-                handler.close_connection = True
-                _abort(handler)
-                response = None
-            else:
-                self._write(handler, response)
+        # Recorded before answering, so a test reading `exchanges` after its call sees it.
         if self.record and api in ("public", "config", "token"):
-            self._record(handler, api, prefix, path, parts.query, raw, response, fault)
+            self._record(handler, api, prefix, path, parts.query, raw, None if dropped else response, fault)
+        if dropped:
+            handler.close_connection = True
+            _abort(handler)
+        elif response is not None:
+            self._write(handler, response)
 
     def _respond(
         self,
@@ -262,7 +265,6 @@ class FakeAirbyteServer:
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
         handler.wfile.write(payload)
-        response.headers.setdefault("Content-Type", "application/json")
 
     def _record(
         self,

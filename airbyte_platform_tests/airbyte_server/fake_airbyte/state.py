@@ -318,9 +318,18 @@ class FakeAirbyteState:
             return connection_id
 
     def seed(
-        self, connections: int, streams_per_connection: int, destinations: int = 10, workspace: str = "Bench"
+        self,
+        connections: int,
+        streams_per_connection: int,
+        destinations: int = 10,
+        workspace: str = "Bench",
+        unique_stream_names: bool = False,
     ) -> str:
-        """A workspace of `connections` connections with `streams_per_connection` streams each."""
+        """A workspace of `connections` connections with `streams_per_connection` streams each.
+
+        `unique_stream_names`: `c12_stream_3` rather than `stream_3`, for clients (dagster-airbyte's
+        default translator) whose keys are the bare table name and would collide otherwise.
+        """
         workspace_id = self.add_workspace(workspace)
         destination_ids = [
             self.add_destination(workspace_id, f"destination {d}", ("postgres", "s3", "snowflake")[d % 3])
@@ -332,7 +341,10 @@ class FakeAirbyteState:
                 workspace_id,
                 f"Source {c} → Destination {c % len(destination_ids)}",
                 [
-                    StreamConf(f"stream_{s}", cursor_field=("updated_at",))
+                    StreamConf(
+                        f"c{c}_stream_{s}" if unique_stream_names else f"stream_{s}",
+                        cursor_field=("updated_at",),
+                    )
                     for s in range(streams_per_connection)
                 ],
                 destination_id=destination_ids[c % len(destination_ids)],

@@ -1,0 +1,85 @@
+"""The CDC source database as a Dagster resource (CDC_SOURCE_DSN in prod, the local stand-in otherwise)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import psycopg
+from pydantic import Field
+
+from airbyte_platform.events.cdc.heartbeat import write_heartbeat
+from airbyte_platform.events.cdc.local_source import ensure_local_cdc_source
+from airbyte_platform.events.cdc.slot import SlotReading, read_slot
+
+
+class CdcSourceUnreachable(RuntimeError):
+    """The source database did not answer; the message never contains the DSN (it holds a password)."""
+
+
+class CdcSourceResource(dg.ConfigurableResource):
+    """Reads the replication slot of the application PostgreSQL that Airbyte replicates by CDC."""
+
+    dsn: str | None = Field(
+        default=None, description="Source PostgreSQL DSN (secret, via EnvVar CDC_SOURCE_DSN)."
+    )
+    local_pgdata: str | None = Field(
+        default=None, description="Data directory of the local stand-in, used when dsn is unset."
+    )
+    slot_name: str = Field(
+        default="airbyte_slot", description="The logical replication slot (CDC_SLOT_NAME)."
+    )
+    max_lag_seconds: int = Field(
+        default=300, description="check_replication_lag limit (CDC_MAX_LAG_SECONDS)."
+    )
+    max_lag_bytes: int = Field(
+        default=256 * 1024 * 1024, description="WAL backlog limit (CDC_MAX_LAG_BYTES)."
+    )
+    connect_timeout_seconds: int = Field(default=5, description="An unreachable source fails this fast.")
+
+    def uri(self) -> str:
+        if self.dsn:
+            return self.dsn
+        if not self.local_pgdata:
+            raise CdcSourceUnreachable("no CDC source configured: set CDC_SOURCE_DSN")
+        return ensure_local_cdc_source(Path(self.local_pgdata), self.slot_name)
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            uri = self.uri()
+        except CdcSourceUnreachable:
+            raise
+        except Exception as exc:  # the local stand-in failed to start (pgserver, disk)
+            raise CdcSourceUnreachable(f"the local CDC source did not start: {exc}") from exc
+        try:
+            connection = psycopg.connect(uri, autocommit=True, connect_timeout=self.connect_timeout_seconds)
+        except psycopg.Error as exc:
+            raise CdcSourceUnreachable(str(exc).strip()) from exc
+        try:
+            with connection:
+                yield connection
+        except psycopg.OperationalError as exc:  # the connection dropped mid-reading
+            raise CdcSourceUnreachable(str(exc).strip()) from exc
+
+    def read_slot(self) -> SlotReading:
+        with self.connect() as connection:
+            return read_slot(connection, self.slot_name)
+
+    def heartbeat_and_read(self) -> tuple[str, SlotReading]:
+        """Write a heartbeat (when the table exists), then read the slot: what the lag sensor does per tick.
+
+        Returns a note on the heartbeat ("written", "no heartbeat table", or why it could not be
+        written, e.g. a read-only monitoring role) and the reading.
+        """
+        with self.connect() as connection:
+            try:
+                note = "written" if write_heartbeat(connection) else "no heartbeat table"
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                note = f"not written: {str(exc).strip()}"
+            return note, read_slot(connection, self.slot_name)

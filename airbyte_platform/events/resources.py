@@ -1,0 +1,55 @@
+"""The resources of the events area, built from the settings by mode (one place).
+
+- `webhook_inbox`: the inbox the receiver writes (WEBHOOK_INBOX_DSN through EnvVar, or the local file);
+- `airbyte_job_api`: confirms Airbyte notifications (unconfigured locally without AIRBYTE_API_URL);
+- `cdc_source`: the CDC source database (CDC_SOURCE_DSN through EnvVar, or the local stand-in).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from airbyte_platform.events.airbyte_jobs import AirbyteJobApiResource, public_api_base
+from airbyte_platform.events.cdc.resource import CdcSourceResource
+from airbyte_platform.events.inbox import Inbox, open_inbox
+from airbyte_platform.settings import Settings
+
+LOCAL_CDC_PGDATA = "cdc_source_postgres"  # under settings.home
+
+
+class WebhookInboxResource(dg.ConfigurableResource):
+    """Read access to the webhook inbox for the sensors."""
+
+    dsn: str = Field(description="sqlite:///... or postgresql://... (secret in prod, via EnvVar).")
+
+    def open(self) -> Inbox:
+        return open_inbox(self.dsn)
+
+
+def _env(variable: str | None) -> dg.EnvVar | None:
+    return dg.EnvVar(variable) if variable else None
+
+
+def build_events_resources(settings: Settings) -> dict[str, object]:
+    webhooks, cdc, airbyte = settings.webhooks, settings.cdc, settings.airbyte
+    assert webhooks is not None and cdc is not None and airbyte is not None
+    return {
+        "webhook_inbox": WebhookInboxResource(
+            dsn=dg.EnvVar(webhooks.inbox_dsn_var) if webhooks.inbox_dsn_var else webhooks.inbox_dsn
+        ),
+        "airbyte_job_api": AirbyteJobApiResource(
+            base_url=public_api_base(airbyte.api_url, airbyte.cloud),
+            username=_env(airbyte.username_var),
+            password=_env(airbyte.password_var),
+            client_id=_env(airbyte.client_id_var),
+            client_secret=_env(airbyte.client_secret_var),
+        ),
+        "cdc_source": CdcSourceResource(
+            dsn=_env(cdc.source_dsn_var),
+            local_pgdata=None if cdc.source_dsn_var else str(settings.home / LOCAL_CDC_PGDATA),
+            slot_name=cdc.slot_name,
+            max_lag_seconds=cdc.max_lag_seconds,
+            max_lag_bytes=cdc.max_lag_bytes,
+        ),
+    }

@@ -1,0 +1,1 @@
+"""Sensors reading the webhook inbox (runs, Airbyte notifications) and what they ask the Dagster instance."""

@@ -1,0 +1,176 @@
+"""The receiver over HTTP on a loopback port: what is accepted, what is refused, what reaches the inbox."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from airbyte_platform.events.inbox import open_inbox
+
+from .conftest import AIRBYTE_TOKEN, TRIGGER_TOKEN, airbyte_notification, signed_headers, stripe_event
+
+AUTH = {"Authorization": f"Bearer {TRIGGER_TOKEN}"}
+
+
+def test_health(receiver):
+    response = receiver.session.get(f"{receiver.url}/health", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "inbox": "sqlite"}
+
+
+def test_signed_stripe_event_is_stored_then_acknowledged_and_a_redelivery_is_stored_once(receiver):
+    body = stripe_event("evt_100", "invoice.paid")
+    first = receiver.post_stripe(body)
+    assert (first.status_code, first.json()) == (200, {"status": "accepted", "event_id": "evt_100"})
+    again = receiver.post_stripe(body)  # Stripe redelivers with a fresh signature
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    with open_inbox(receiver.inbox_dsn) as inbox:
+        [stored] = inbox.read_after("event_driven_sync", None)
+    assert (stored.event_id, stored.source, stored.kind) == ("evt_100", "stripe", "invoice.paid")
+    assert stored.payload.encode() == body  # the verified raw body, byte for byte
+
+
+def test_a_roll_signed_with_old_and_new_secrets_is_accepted(receiver):
+    from airbyte_platform.events.stripe_signature import stripe_signature_header
+
+    body = stripe_event("evt_roll")
+    header = stripe_signature_header(body, ["whsec_retired", "whsec_test_events_secret"])
+    assert receiver.post_stripe(body, {"Stripe-Signature": header}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers_for", "status", "message"),
+    [
+        (lambda body: {}, 400, "missing Stripe-Signature"),
+        (lambda body: signed_headers(body, secret="whsec_wrong"), 400, "no v1 signature"),
+        (lambda body: signed_headers(body, timestamp=int(time.time()) - 600), 400, "stale or replayed"),
+        (lambda body: signed_headers(body, timestamp=int(time.time()) + 600), 400, "in the future"),
+    ],
+    ids=["missing", "wrong-secret", "stale", "future"],
+)
+def test_untrusted_stripe_deliveries_are_refused_and_not_stored(receiver, headers_for, status, message):
+    body = stripe_event("evt_bad")
+    response = receiver.post_stripe(body, headers_for(body))
+    assert response.status_code == status
+    assert message in response.json()["error"]
+    assert receiver.stored() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b'{"id": "evt_1", ', 400, "malformed JSON"),
+        (b'{"type": "charge.succeeded"}', 422, 'string "id" and "type"'),
+        (b"[1, 2]", 422, 'string "id" and "type"'),
+    ],
+)
+def test_signed_but_malformed_stripe_bodies_are_refused(receiver, body, status, message):
+    response = receiver.post_stripe(body)
+    assert (response.status_code, message in response.json()["error"]) == (status, True)
+    assert receiver.stored() == []
+
+
+def test_oversized_bodies_are_refused_declared_or_streamed(receiver):
+    limit = receiver.config.max_body_bytes
+    big = json.dumps({"id": "evt_big", "type": "x", "pad": "x" * limit}).encode()
+    declared = receiver.post_stripe(big)
+    assert declared.status_code == 413 and "WEBHOOK_MAX_BODY_BYTES" in declared.json()["error"]
+    # Chunked transfer: no Content-Length to refuse up front; the stream is cut at the limit.
+    streamed = receiver.post(
+        "/webhooks/stripe", data=iter([big[:40_000], big[40_000:]]), headers=signed_headers(big)
+    )
+    assert streamed.status_code == 413
+    assert receiver.stored() == []
+
+
+def test_airbyte_notifications_need_the_path_token(receiver):
+    payload = airbyte_notification(77, "stripe_to_postgres")
+    assert receiver.post("/webhooks/airbyte/wrong-token", json=payload).status_code == 403
+    accepted = receiver.post(f"/webhooks/airbyte/{AIRBYTE_TOKEN}", json=payload)
+    assert accepted.json() == {"status": "accepted", "event_id": "airbyte-job-77"}
+    assert receiver.post(f"/webhooks/airbyte/{AIRBYTE_TOKEN}", json=payload).json()["status"] == "duplicate"
+    with open_inbox(receiver.inbox_dsn) as inbox:
+        [stored] = inbox.read_after("airbyte_notifications", None)
+    assert (stored.source, stored.kind) == ("airbyte", "sync.succeeded")
+
+
+def test_airbyte_test_button_is_answered_but_not_stored(receiver):
+    response = receiver.post(
+        f"/webhooks/airbyte/{AIRBYTE_TOKEN}", json={"text": "Hello World! This is a test"}
+    )
+    assert response.status_code == 200 and response.json()["status"] == "ignored"
+    missing = receiver.post(f"/webhooks/airbyte/{AIRBYTE_TOKEN}", json={"data": {"jobId": "seven"}})
+    assert missing.status_code == 422
+    assert (
+        "data.jobId (integer), data.connection.id (string), data.success (boolean)" in missing.json()["error"]
+    )
+    assert receiver.stored() == []
+
+
+def test_trigger_needs_the_bearer_token(receiver):
+    body = {"job": "airbyte_event_driven_sync", "run_config": {"connection_id": "hubspot_to_postgres"}}
+    anonymous = receiver.post("/webhooks/trigger", json=body)
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    assert (
+        receiver.post("/webhooks/trigger", json=body, headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
+    assert receiver.stored() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"job": "drop_everything"}, "unknown job 'drop_everything'; known jobs: airbyte_event_driven_sync"),
+        ({"job": "airbyte_event_driven_sync"}, "run_config is missing connection_id"),
+        (
+            {"job": "airbyte_event_driven_sync", "run_config": {"connection_id": "nope"}},
+            "unknown connection_id 'nope'; known: stripe_to_s3, stripe_to_postgres",
+        ),
+        ({"job": "postgres_cdc_replication", "run_config": {"force": True}}, "does not take force"),
+        ({"job": "event_driven_sync", "run_config": [1]}, "must be a JSON object"),
+    ],
+)
+def test_bad_triggers_get_422_saying_what_is_accepted(receiver, body, message):
+    response = receiver.post("/webhooks/trigger", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert message in response.json()["error"]
+    assert receiver.stored() == []
+
+
+def test_trigger_is_stored_with_its_job_and_idempotency_key(receiver):
+    body = {"job": "airbyte_event_driven_sync", "run_config": {"connection_id": "hubspot_to_postgres"}}
+    headers = {**AUTH, "Idempotency-Key": "deploy-42"}
+    accepted = receiver.post("/webhooks/trigger", json=body, headers=headers)
+    assert (accepted.status_code, accepted.json()["event_id"]) == (202, "trigger-deploy-42")
+    assert receiver.post("/webhooks/trigger", json=body, headers=headers).json()["status"] == "duplicate"
+    unkeyed = receiver.post("/webhooks/trigger", json=body, headers=AUTH)  # no key: a new event each time
+    assert unkeyed.status_code == 202
+    with open_inbox(receiver.inbox_dsn) as inbox:
+        stored = inbox.read_after("airbyte_event_driven_sync", None)
+    assert len(stored) == 2
+    assert stored[0].data() == {
+        "job": "airbyte_event_driven_sync",
+        "run_config": {"connection_id": "hubspot_to_postgres"},
+    }
+
+
+def test_a_failing_inbox_answers_503_and_acknowledges_nothing(start_receiver, sqlite_dsn):
+    inbox = open_inbox(sqlite_dsn)
+    running = start_receiver(sqlite_dsn, inbox=inbox)
+    assert running.post_stripe(stripe_event("evt_ok")).status_code == 200
+    inbox.close()  # the store goes away under the receiver (a lost disk, a closed database)
+    failed = running.post_stripe(stripe_event("evt_lost"))
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "5"
+    assert running.session.get(f"{running.url}/health", timeout=5).status_code == 503
+    assert running.stored() == ["evt_ok"]
+
+
+@pytest.mark.xdist_group("events_pg")
+def test_postgres_inbox_behind_the_receiver(start_receiver, pg_inbox_dsn):
+    running = start_receiver(pg_inbox_dsn)
+    bodies = [stripe_event(f"evt_pg_{i}") for i in range(5)]
+    assert [running.post_stripe(body).status_code for body in [*bodies, bodies[0]]] == [200] * 6
+    assert sorted(running.stored()) == sorted(f"evt_pg_{i}" for i in range(5))
