@@ -17,10 +17,14 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
-	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	touch $(STAMP)
 
-install: $(STAMP)
+# The Dagster instance (run storage, pools) lives in .local/, recreated if someone wiped it.
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 demo: install
 	$(BIN)/python -m airbyte_platform.demo
