@@ -91,6 +91,10 @@ class SnowflakeSettings:
     database: str
     schema: str
     role: str | None
+    # Optional endpoint overrides (a PrivateLink or proxy host; the loopback fakesnow server in tests).
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
 
 
 @dataclass(frozen=True)
@@ -337,7 +341,13 @@ def _databricks_settings(env: _Reader, prod: bool) -> DatabricksSettings:
             "the Databricks job processing Stripe data (DATABRICKS_TRANSFORM_MODE=run_now)",
         ),
         transform_mode=mode,  # type: ignore[arg-type]
-        pipes_cluster_id=env.get("DATABRICKS_CLUSTER_ID"),
+        pipes_cluster_id=env.get("DATABRICKS_CLUSTER_ID")
+        if (env.get("DATABRICKS_CLUSTER_ID") or not (prod and mode == "pipes"))
+        else _missing(
+            env,
+            "DATABRICKS_CLUSTER_ID",
+            "the cluster Pipes submissions run on (DATABRICKS_TRANSFORM_MODE=pipes)",
+        ),
     )
 
 
@@ -351,7 +361,18 @@ def _snowflake_settings(env: _Reader, prod: bool) -> SnowflakeSettings:
         database=env.get("SNOWFLAKE_DATABASE") or "ANALYTICS",
         schema=env.get("SNOWFLAKE_SCHEMA") or "PUBLIC",
         role=env.get("SNOWFLAKE_ROLE"),
+        host=env.get("SNOWFLAKE_HOST"),
+        port=env.integer("SNOWFLAKE_PORT", None, "port of SNOWFLAKE_HOST", minimum=1),
+        protocol=_protocol(env, "SNOWFLAKE_PROTOCOL"),
     )
+
+
+def _protocol(env: _Reader, name: str) -> str | None:
+    value = env.get(name)
+    if value is not None and value.lower() not in ("http", "https"):
+        env.problems.append(f"{name}={value!r} must be http or https")
+        return None
+    return value.lower() if value else None
 
 
 def _missing(env: _Reader, name: str, why: str) -> None:

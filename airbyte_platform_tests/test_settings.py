@@ -100,3 +100,15 @@ def test_malformed_values_are_named():
 def test_unknown_mode_is_rejected():
     with pytest.raises(SettingsError, match="must be one of local, prod"):
         load_settings({"AIRBYTE_PLATFORM_MODE": "staging"})
+
+
+def test_pipes_mode_needs_a_cluster_and_not_the_job_id():
+    environ = {k: v for k, v in PROD_PLACEHOLDERS.items() if k != "DATABRICKS_STRIPE_JOB_ID"}
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**environ, "DATABRICKS_TRANSFORM_MODE": "pipes"})
+    assert "DATABRICKS_CLUSTER_ID" in str(raised.value)
+    assert "DATABRICKS_STRIPE_JOB_ID" not in str(raised.value)
+    settings = load_settings(
+        {**environ, "DATABRICKS_TRANSFORM_MODE": "pipes", "DATABRICKS_CLUSTER_ID": "0101-x"}
+    )
+    assert settings.databricks is not None and settings.databricks.pipes_cluster_id == "0101-x"

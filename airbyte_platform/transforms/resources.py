@@ -43,6 +43,12 @@ def build_transform_resources(settings: Settings) -> dict[str, object]:
     else:
         assert databricks_settings.stripe_job_id is not None
         transform = DatabricksRunNowTransform(databricks=databricks, job_id=databricks_settings.stripe_job_id)
+    # SNOWFLAKE_HOST/PORT/PROTOCOL, when set, go to snowflake.connector.connect as they are.
+    endpoint = {
+        "host": snowflake_settings.host,
+        "port": snowflake_settings.port,
+        "protocol": snowflake_settings.protocol,
+    }
     return {
         "databricks_transform": transform,
         "snowflake": SnowflakeResource(
@@ -53,5 +59,6 @@ def build_transform_resources(settings: Settings) -> dict[str, object]:
             database=snowflake_settings.database,
             schema=snowflake_settings.schema,
             role=snowflake_settings.role,
+            additional_snowflake_connection_args={k: v for k, v in endpoint.items() if v is not None} or None,
         ),
     }

@@ -107,18 +107,36 @@ def _parameters(argv: list[str]) -> tuple[str, str]:
         ) from exc
 
 
+def _pipes_params_loader() -> Any:
+    """The loader of the Pipes bootstrap parameters this process was given, or None without Pipes.
+
+    On an existing cluster PipesDatabricksClient passes them as task parameters
+    (`--dagster-pipes-context ...`), on a new cluster as environment variables; the default loader
+    of `open_dagster_pipes` reads only the latter. Neither present: a plain run (run-now, spark-submit).
+    """
+    try:
+        from dagster_pipes import PipesCliArgsParamsLoader, PipesEnvVarParamsLoader
+    except ImportError:
+        return None
+    loaders = (PipesCliArgsParamsLoader(), PipesEnvVarParamsLoader())
+    return next((loader for loader in loaders if loader.is_dagster_pipes_process()), None)
+
+
 def main(argv: list[str]) -> None:
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.getOrCreate()
-    try:
-        from dagster_pipes import PipesDbfsContextLoader, PipesDbfsMessageWriter, open_dagster_pipes
-    except ImportError:
+    params_loader = _pipes_params_loader()
+    if params_loader is None:
         s3_path, output_path = _parameters(argv)
         print(json.dumps(transform(spark, s3_path, output_path)))
         return
+    from dagster_pipes import PipesDbfsContextLoader, PipesDbfsMessageWriter, open_dagster_pipes
+
     with open_dagster_pipes(
-        context_loader=PipesDbfsContextLoader(), message_writer=PipesDbfsMessageWriter()
+        params_loader=params_loader,
+        context_loader=PipesDbfsContextLoader(),
+        message_writer=PipesDbfsMessageWriter(),
     ) as pipes:
         s3_path, output_path = pipes.get_extra("s3_path"), pipes.get_extra("output_path")
         counts = transform(spark, s3_path, output_path)

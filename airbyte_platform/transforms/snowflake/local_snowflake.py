@@ -1,7 +1,9 @@
 """Local Snowflake: dagster-snowflake's resource, with its connections served by fakesnow.
 
 fakesnow patches `snowflake.connector.connect`, so everything above it — `SnowflakeResource`,
-cursors, `write_pandas` — is the real code path of prod; only the engine underneath is DuckDB.
+cursors, the PUT/COPY INTO of loading.py — is the real code path of prod; only the engine underneath
+is DuckDB. (The prod resource itself is tested against fakesnow's server mode, through the real
+connector: airbyte_platform_tests/transforms/test_snowflake_prod.py.)
 The DuckDB file under `.local/` keeps tables between runs; a DuckDB file has one writer process
 at a time, hence the `snowflake` pool on every Snowflake asset (dagster.yaml limits it to 1).
 """
