@@ -15,6 +15,7 @@ airbyte_platform_tests/transforms/fake_databricks.py.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,15 +55,25 @@ class LocalSparkTransform(StripeTransformResource):
 
         from airbyte_platform.transforms.databricks.stripe_transform import transform
 
-        spark = (
+        builder = (
             SparkSession.builder.master("local[2]")
             .appName("stripe_transform")
             .config("spark.sql.shuffle.partitions", self.shuffle_partitions)
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.driver.host", "127.0.0.1")
-            .getOrCreate()
         )
+        try:
+            spark = builder.getOrCreate()
+        except Exception as error:
+            # Without a usable JVM pyspark only says JAVA_GATEWAY_EXITED; say what to install.
+            java = shutil.which("java")
+            raise dg.Failure(
+                "local Spark (the Databricks stand-in) could not start its JVM: "
+                + (f"`{java}` failed" if java else "no `java` on PATH")
+                + ". Install a JDK 17 or 21 (e.g. `apt install openjdk-17-jre-headless`) or set JAVA_HOME. "
+                + f"Cause: {error}"
+            ) from error
         spark.sparkContext.setLogLevel("WARN")
         context.log.info(f"Stripe transform on local Spark {spark.version}: {s3_path} -> {output_path}")
         counts = transform(spark, s3_path, output_path)
