@@ -44,7 +44,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         **resources,
     }
 
-    graph = dg.Definitions.merge(ingestion, build_transform_defs(), build_quality_defs(), build_events_defs())
+    graph = dg.Definitions.merge(
+        ingestion, build_transform_defs(), build_quality_defs(), build_events_defs(settings)
+    )
     jobs, schedules = build_airflow_jobs(settings, _check_keys(graph))
     return dg.Definitions.merge(graph, dg.Definitions(jobs=jobs, schedules=schedules, resources=resources))
 

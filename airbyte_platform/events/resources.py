@@ -1,6 +1,7 @@
 """The resources of the events area, built from the settings by mode (one place).
 
-- `webhook_inbox`: the inbox the receiver writes (WEBHOOK_INBOX_DSN through EnvVar, or the local file);
+- `webhook_inbox`: the inbox the receiver writes (WEBHOOK_INBOX_DSN, in prod falling back to
+  ANALYTICS_POSTGRES_DSN, through EnvVar; locally the SQLite file);
 - `airbyte_job_api`: confirms Airbyte notifications (unconfigured locally without AIRBYTE_API_URL);
 - `cdc_source`: the CDC source database (CDC_SOURCE_DSN through EnvVar, or the local stand-in).
 """
@@ -12,7 +13,7 @@ from pydantic import Field
 
 from airbyte_platform.events.airbyte_jobs import AirbyteJobApiResource, public_api_base
 from airbyte_platform.events.cdc.resource import CdcSourceResource
-from airbyte_platform.events.inbox import Inbox, open_inbox
+from airbyte_platform.events.inbox import Inbox, inbox_dsn_variable, open_inbox
 from airbyte_platform.settings import Settings
 
 LOCAL_CDC_PGDATA = "cdc_source_postgres"  # under settings.home
@@ -34,9 +35,11 @@ def _env(variable: str | None) -> dg.EnvVar | None:
 def build_events_resources(settings: Settings) -> dict[str, object]:
     webhooks, cdc, airbyte = settings.webhooks, settings.cdc, settings.airbyte
     assert webhooks is not None and cdc is not None and airbyte is not None
+    # WEBHOOK_INBOX_DSN, or ANALYTICS_POSTGRES_DSN in prod: the same inbox the receiver writes.
+    inbox_variable = inbox_dsn_variable(settings)
     return {
         "webhook_inbox": WebhookInboxResource(
-            dsn=dg.EnvVar(webhooks.inbox_dsn_var) if webhooks.inbox_dsn_var else webhooks.inbox_dsn
+            dsn=dg.EnvVar(inbox_variable) if inbox_variable else webhooks.inbox_dsn
         ),
         "airbyte_job_api": AirbyteJobApiResource(
             base_url=public_api_base(airbyte.api_url, airbyte.cloud),

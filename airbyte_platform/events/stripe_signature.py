@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 
 DEFAULT_TOLERANCE_SECONDS = 300  # Stripe's own default
+MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(ValueError):
@@ -31,10 +32,13 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             continue
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise SignatureError(f"Stripe-Signature timestamp t={value!r} is not an integer") from None
+            # Plain ASCII digits only, and at most 12 of them: `int()` alone would accept "+1_0" or
+            # other scripts' digits, and a 4,000-digit value would overflow the float clock
+            # arithmetic below (a 500 instead of a 400).
+            value = value.strip()
+            if not (value.isascii() and value.isdigit() and len(value) <= MAX_TIMESTAMP_DIGITS):
+                raise SignatureError(f"Stripe-Signature timestamp t={value[:20]!r} is not a unix time")
+            timestamp = int(value)
         elif key == "v1":
             signatures.append(value.strip())
     if timestamp is None:
@@ -74,10 +78,13 @@ def verify_stripe_signature(
         )
     # Compare against every (secret, v1) pair without stopping early, so timing does not reveal
     # which secret or which signature position came close.
+    # Bytes, not str: `compare_digest` raises TypeError on a non-ASCII str, and header values
+    # are whatever the sender put there.
+    candidates = [candidate.encode("utf-8", "surrogateescape") for candidate in signatures]
     matched = False
     for secret in secrets:
-        expected = expected_signature(payload, secret, timestamp)
-        for candidate in signatures:
+        expected = expected_signature(payload, secret, timestamp).encode()
+        for candidate in candidates:
             matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise SignatureError(

@@ -7,6 +7,8 @@ import pytest
 
 from airbyte_platform.events.cdc import cdc_asset_keys
 from airbyte_platform.events.defs import build_events_defs
+from airbyte_platform.events.inbox import InboxError, inbox_dsn_variable
+from airbyte_platform.events.receiver import receiver_config
 from airbyte_platform.events.resources import build_events_resources
 from airbyte_platform.ingestion.catalog import declared_connections
 from airbyte_platform.settings import load_settings
@@ -98,3 +100,24 @@ def test_local_resources_use_the_local_stand_ins(tmp_path):
     assert resources["webhook_inbox"].dsn == f"sqlite:///{tmp_path / 'webhooks' / 'inbox.sqlite3'}"
     assert resources["cdc_source"].local_pgdata == str(tmp_path / "cdc_source_postgres")
     assert not resources["airbyte_job_api"].configured
+
+
+def test_prod_without_webhook_inbox_dsn_shares_the_analytics_postgres():
+    """Receiver and sensors run in different pods in prod: the inbox is never a pod-local SQLite file."""
+    prod = {k: v for k, v in PROD.items() if k != "WEBHOOK_INBOX_DSN"}
+    settings = load_settings(prod)
+    assert inbox_dsn_variable(settings) == "ANALYTICS_POSTGRES_DSN"
+    dsn = build_events_resources(settings)["webhook_inbox"].dsn
+    assert isinstance(dsn, dg.EnvVar) and dsn == "ANALYTICS_POSTGRES_DSN"
+
+
+def test_prod_receiver_refuses_a_sqlite_inbox(monkeypatch, tmp_path):
+    for name, value in PROD.items():
+        monkeypatch.setenv(name, value)  # the receiver reads secret values through dg.EnvVar
+    settings = load_settings(PROD)
+    assert receiver_config(settings).inbox_dsn == PROD["WEBHOOK_INBOX_DSN"]
+    with pytest.raises(InboxError, match="--inbox is not a PostgreSQL DSN"):
+        receiver_config(settings, inbox_dsn=f"sqlite:///{tmp_path / 'inbox.sqlite3'}")
+    monkeypatch.setenv("WEBHOOK_INBOX_DSN", f"sqlite:///{tmp_path / 'inbox.sqlite3'}")
+    with pytest.raises(InboxError, match="WEBHOOK_INBOX_DSN is not a PostgreSQL DSN"):
+        receiver_config(settings)

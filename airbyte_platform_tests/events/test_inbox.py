@@ -94,3 +94,15 @@ def test_sqlite_inbox_is_in_wal_mode_with_full_sync(sqlite_dsn):
         db = inbox._db  # type: ignore[attr-defined]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_sqlite_batches_larger_than_one_statement_keep_exact_outcomes(sqlite_dsn):
+    """A batch is written a chunk per statement (bound-variable limit); duplicates across chunks still count."""
+    with open_inbox(sqlite_dsn) as inbox:
+        inbox._chunk = 2  # type: ignore[attr-defined]  # instead of ~40,000 events per statement
+        inbox.insert_batch([event("old")])
+        outcomes = inbox.insert_batch([event(i) for i in ["a", "b", "old", "c", "a", "d", "c"]])
+        assert [o.value for o in outcomes] == [
+            "stored", "stored", "duplicate", "stored", "duplicate", "stored", "duplicate",
+        ]  # fmt: skip
+        assert inbox.event_ids() == ["old", "a", "b", "c", "d"]

@@ -63,7 +63,9 @@ def test_tolerance_applies_in_both_directions():
         (None, "missing Stripe-Signature"),
         ("", "missing Stripe-Signature"),
         ("v1=abc", "no timestamp"),
-        ("t=soon,v1=abc", "not an integer"),
+        ("t=soon,v1=abc", "is not a unix time"),
+        ("t=+1_800_000_000,v1=abc", "is not a unix time"),
+        (f"t={'9' * 4000},v1=abc", "is not a unix time"),  # would overflow the clock arithmetic
         (f"t={NOW}", "no v1 signature"),
         (f"t={NOW},v0=abc", "no v1 signature"),
     ],
@@ -76,3 +78,12 @@ def test_malformed_headers_are_refused_with_a_reason(header, message):
 def test_no_configured_secret_names_the_variable():
     with pytest.raises(SignatureError, match="STRIPE_WEBHOOK_SECRET"):
         verify_stripe_signature(BODY, stripe_signature_header(BODY, "x", NOW), [], now=NOW)
+
+
+def test_a_non_ascii_signature_is_refused_not_a_crash():
+    # Header values arrive as latin-1 text; a str compare_digest would raise TypeError on them (a 500).
+    with pytest.raises(SignatureError, match="no v1 signature"):
+        verify_stripe_signature(BODY, f"t={NOW},v1=caf\u00e9", ["whsec_a"], now=NOW)
+    # A valid v1 next to a garbage one still verifies.
+    header = stripe_signature_header(BODY, "whsec_a", NOW) + ",v1=caf\u00e9"
+    assert verify_stripe_signature(BODY, header, ["whsec_a"], now=NOW) == NOW

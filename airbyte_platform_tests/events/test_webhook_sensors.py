@@ -136,3 +136,14 @@ def test_an_unreadable_inbox_skips_with_the_reason(instance):
     )
     assert result.run_requests == []
     assert "webhook inbox unreadable" in result.skip_message and "WEBHOOK_INBOX_DSN" in result.skip_message
+
+
+def test_six_hour_rule_boundary_is_the_dags_strictly_more_than_21600_seconds(instance, sqlite_dsn, resources):
+    # should_sync in the DAG: `(now - last_sync).total_seconds() > 21600`.
+    materialize_now(instance, STRIPE_KEYS)
+    synced_at = min(e.timestamp for e in instance.get_latest_materialization_events(STRIPE_KEYS).values())
+    store(sqlite_dsn, [stripe("evt_boundary")])
+    at_six_hours = build_event_driven_sync_sensor(RUNNING, clock=lambda: synced_at + 21600)
+    assert tick(at_six_hours, instance, resources).run_requests == []
+    just_after = build_event_driven_sync_sensor(RUNNING, clock=lambda: synced_at + 21600.5)
+    assert [r.run_key for r in tick(just_after, instance, resources).run_requests] == ["evt_boundary"]

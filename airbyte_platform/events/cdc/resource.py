@@ -14,6 +14,7 @@ from pydantic import Field
 from airbyte_platform.events.cdc.heartbeat import write_heartbeat
 from airbyte_platform.events.cdc.local_source import ensure_local_cdc_source
 from airbyte_platform.events.cdc.slot import SlotReading, read_slot
+from airbyte_platform.events.redact import redact_dsn
 
 
 class CdcSourceUnreachable(RuntimeError):
@@ -58,12 +59,13 @@ class CdcSourceResource(dg.ConfigurableResource):
         try:
             connection = psycopg.connect(uri, autocommit=True, connect_timeout=self.connect_timeout_seconds)
         except psycopg.Error as exc:
-            raise CdcSourceUnreachable(str(exc).strip()) from exc
+            # `from None`: the driver's own message may quote the DSN; only the redacted text travels.
+            raise CdcSourceUnreachable(redact_dsn(str(exc).strip(), uri)) from None
         try:
             with connection:
                 yield connection
         except psycopg.OperationalError as exc:  # the connection dropped mid-reading
-            raise CdcSourceUnreachable(str(exc).strip()) from exc
+            raise CdcSourceUnreachable(redact_dsn(str(exc).strip(), uri)) from None
 
     def read_slot(self) -> SlotReading:
         with self.connect() as connection:

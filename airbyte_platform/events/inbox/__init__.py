@@ -39,16 +39,52 @@ def open_inbox(dsn: str) -> Inbox:
     )
 
 
-def inbox_dsn_for(settings: Settings) -> str:
-    """The inbox DSN of these settings: WEBHOOK_INBOX_DSN (read through dg.EnvVar) or the local SQLite file."""
+def inbox_dsn_variable(settings: Settings) -> str | None:
+    """The environment variable that holds the inbox DSN, or None for the local SQLite file.
+
+    WEBHOOK_INBOX_DSN when set. In prod without it, ANALYTICS_POSTGRES_DSN (required in prod): the
+    receiver and the sensors run in different pods there, so the inbox has to be a shared
+    PostgreSQL, never a file on one pod's disk. A dedicated database is still better (see
+    `postgres.py`: a long write transaction in the same cluster delays the sensors' reads).
+    """
     webhooks = settings.webhooks
     if webhooks is None:
         raise InboxError("settings.webhooks is not configured")
     if webhooks.inbox_dsn_var:
-        value = dg.EnvVar(webhooks.inbox_dsn_var).get_value()
-        if value:
-            return value
-    return webhooks.inbox_dsn
+        return webhooks.inbox_dsn_var
+    if not settings.is_local:
+        return settings.postgres_dsn_var
+    return None
+
+
+def inbox_dsn_for(settings: Settings) -> str:
+    """The inbox DSN of these settings, read through dg.EnvVar (it carries a password in prod).
+
+    Locally: WEBHOOK_INBOX_DSN or the SQLite file under the platform home. In prod: a PostgreSQL
+    DSN, or InboxError saying which variable to fix.
+    """
+    webhooks = settings.webhooks
+    assert webhooks is not None
+    variable = inbox_dsn_variable(settings)
+    value = dg.EnvVar(variable).get_value() if variable else None
+    if not value:
+        if not settings.is_local:
+            raise InboxError(
+                f"{variable or 'WEBHOOK_INBOX_DSN'} is empty: prod mode needs a PostgreSQL webhook inbox "
+                "(WEBHOOK_INBOX_DSN=postgresql://...)"
+            )
+        return webhooks.inbox_dsn
+    check_inbox_dsn_for_mode(value, settings, variable or "WEBHOOK_INBOX_DSN")
+    return value
+
+
+def check_inbox_dsn_for_mode(dsn: str, settings: Settings, source: str) -> None:
+    """Refuse a SQLite inbox in prod: the sensors (another pod) would never see its events."""
+    if not settings.is_local and not dsn.startswith(POSTGRES_PREFIXES):
+        raise InboxError(
+            f"{source} is not a PostgreSQL DSN: in prod the receiver and the Dagster sensors share the "
+            "webhook inbox, so it must be postgresql://..."
+        )
 
 
 __all__ = [
@@ -58,6 +94,8 @@ __all__ = [
     "Source",
     "StoredEvent",
     "WriteOutcome",
+    "check_inbox_dsn_for_mode",
     "inbox_dsn_for",
+    "inbox_dsn_variable",
     "open_inbox",
 ]

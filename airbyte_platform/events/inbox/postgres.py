@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from airbyte_platform.events.inbox.model import Inbox, InboxError, NewEvent, StoredEvent, WriteOutcome
+from airbyte_platform.events.redact import redact_dsn
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_events (
@@ -33,9 +34,11 @@ CREATE TABLE IF NOT EXISTS webhook_events (
 CREATE INDEX IF NOT EXISTS webhook_events_route_txid_seq ON webhook_events (route, txid, seq);
 """
 COLUMNS = "event_id, source, route, kind, payload, received_at, seq, txid::text"
+# The whole batch in one statement (one round trip, whatever its size): columns as arrays.
 INSERT = (
     "INSERT INTO webhook_events (event_id, source, route, kind, payload, received_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING RETURNING seq"
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[]) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 # Two processes creating the schema at once would collide on the catalog; serialise them.
 SCHEMA_LOCK = 0x5EB400C
@@ -88,8 +91,11 @@ class PostgresInbox(Inbox):
             try:
                 self._db = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
             except psycopg.Error as exc:
-                # The DSN carries a password: name the variable, never print the DSN.
-                raise InboxError(f"cannot connect to the webhook inbox (WEBHOOK_INBOX_DSN): {exc}") from exc
+                # The DSN carries a password: name the variable, never print the DSN (libpq quotes
+                # it in some errors, hence the redaction and `from None`).
+                raise InboxError(
+                    f"cannot connect to the webhook inbox (WEBHOOK_INBOX_DSN): {redact_dsn(str(exc), self._dsn)}"
+                ) from None
         return self._db
 
     def _run(self, action: str, fn: Any) -> Any:
@@ -98,31 +104,46 @@ class PostgresInbox(Inbox):
             return fn(db)
         except psycopg.OperationalError as exc:
             db.close()
-            raise InboxError(f"{action} failed on the webhook inbox (WEBHOOK_INBOX_DSN): {exc}") from exc
+            raise InboxError(
+                f"{action} failed on the webhook inbox (WEBHOOK_INBOX_DSN): {redact_dsn(str(exc), self._dsn)}"
+            ) from exc
         except psycopg.Error as exc:
-            raise InboxError(f"{action} failed on the webhook inbox: {exc}") from exc
+            raise InboxError(
+                f"{action} failed on the webhook inbox: {redact_dsn(str(exc), self._dsn)}"
+            ) from exc
 
     def insert_batch(self, events: Sequence[NewEvent]) -> list[WriteOutcome]:
-        def write(db: psycopg.Connection[Any]) -> list[WriteOutcome]:
-            outcomes: list[WriteOutcome] = []
-            with db.transaction(), db.cursor() as cursor:
-                for event in events:
-                    cursor.execute(
-                        INSERT,
-                        (
-                            event.event_id,
-                            event.source,
-                            event.route,
-                            event.kind,
-                            event.payload,
-                            event.received_at,
-                        ),
-                    )
-                    stored = cursor.fetchone() is not None
-                    outcomes.append(WriteOutcome.STORED if stored else WriteOutcome.DUPLICATE)
-            return outcomes
+        # Repeats inside the batch are settled here (the first one is written); ids the INSERT
+        # does not return were stored before. ON CONFLICT DO NOTHING also covers another receiver
+        # pod committing the same id concurrently: one of them stores it, the other reports a duplicate.
+        first: dict[str, NewEvent] = {}
+        for event in events:
+            first.setdefault(event.event_id, event)
+        if not first:
+            return []
+        unique = list(first.values())
+        columns = (
+            [e.event_id for e in unique],
+            [e.source for e in unique],
+            [e.route for e in unique],
+            [e.kind for e in unique],
+            [e.payload for e in unique],
+            [e.received_at for e in unique],
+        )
 
-        return self._run("writing events", write)
+        def write(db: psycopg.Connection[Any]) -> set[str]:
+            with db.transaction():
+                return {row[0] for row in db.execute(INSERT, columns).fetchall()}
+
+        stored = self._run("writing events", write)
+        outcomes: list[WriteOutcome] = []
+        for event in events:
+            if event.event_id in stored:
+                stored.discard(event.event_id)  # later repeats in this batch are duplicates
+                outcomes.append(WriteOutcome.STORED)
+            else:
+                outcomes.append(WriteOutcome.DUPLICATE)
+        return outcomes
 
     def read_after(self, route: str, position: str | None, limit: int = 500) -> list[StoredEvent]:
         txid, seq = _parse_position(position)

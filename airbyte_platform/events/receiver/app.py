@@ -30,6 +30,7 @@ from airbyte_platform.events.notifications import (
     is_test_notification,
     parse_airbyte_notification,
 )
+from airbyte_platform.events.receiver.access_log import install_access_log_redaction
 from airbyte_platform.events.receiver.config import ReceiverConfig
 from airbyte_platform.events.receiver.http import BodyTooLarge, answer, parse_json, read_body, refuse
 from airbyte_platform.events.routes import (
@@ -96,7 +97,12 @@ class WebhookEndpoints:
         try:
             await self.writer.ping()
         except InboxError as exc:
-            return refuse(503, f"inbox unavailable: {exc}")
+            # The reason goes to the log only: the probe endpoint is public, and driver errors name
+            # hosts, users and paths.
+            log.error(f"health probe: webhook inbox unavailable: {exc}")
+            return refuse(
+                503, f"webhook inbox ({self.writer.inbox.backend}) unavailable; see the receiver log"
+            )
         return answer(200, {"status": "ok", "inbox": self.writer.inbox.backend})
 
     async def stripe(self, request: Request) -> Response:
@@ -214,6 +220,7 @@ def _idempotency_key(request: Request, payload: dict[str, Any]) -> str | Respons
 
 def build_receiver_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
     """The ASGI app. `inbox`: an already-open inbox (tests); by default it opens `config.inbox_dsn`."""
+    install_access_log_redaction()  # the Airbyte path token must not reach the access log
     endpoints = WebhookEndpoints(config, inbox)
     app = Starlette(
         routes=[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airbyte_platform.events.inbox import inbox_dsn_for
+from airbyte_platform.events.inbox import check_inbox_dsn_for_mode, inbox_dsn_for
 from airbyte_platform.events.stripe_signature import DEFAULT_TOLERANCE_SECONDS
 from airbyte_platform.events.webhook_secrets import WebhookSecrets, resolve_webhook_secrets
 from airbyte_platform.settings import Settings
@@ -24,8 +24,11 @@ class ReceiverConfig:
 
 
 def receiver_config(settings: Settings, inbox_dsn: str | None = None) -> ReceiverConfig:
+    """`inbox_dsn`: an explicit DSN (the `--inbox` option), checked against the mode like the settings' one."""
     webhooks = settings.webhooks
     assert webhooks is not None, "settings.webhooks is always set by load_settings"
+    if inbox_dsn:
+        check_inbox_dsn_for_mode(inbox_dsn, settings, "--inbox")
     return ReceiverConfig(
         settings=settings,
         secrets=resolve_webhook_secrets(settings),

@@ -42,6 +42,11 @@ def _age(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
+def _due(age_seconds: float, interval_seconds: float) -> bool:
+    """The DAG's `should_sync`: `(now - last_sync).total_seconds() > 21600`; interval 0 syncs always."""
+    return interval_seconds == 0 or age_seconds > interval_seconds
+
+
 def build_event_driven_sync_sensor(
     default_status: dg.DefaultSensorStatus,
     sync_interval: dt.timedelta = SYNC_INTERVAL,
@@ -74,7 +79,7 @@ def build_event_driven_sync_sensor(
         for event in new.events:
             if in_progress is not None:
                 reasons.append(f"{event.event_id}: sync run {in_progress} is in progress")
-            elif last_sync is not None and now - last_sync < interval:
+            elif last_sync is not None and not _due(now - last_sync, interval):
                 reasons.append(
                     f"{event.event_id}: last sync {_age(now - last_sync)} ago, within {_age(interval)}"
                 )

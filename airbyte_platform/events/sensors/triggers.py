@@ -2,8 +2,10 @@
 
 `POST /webhooks/trigger {"job": "airbyte_event_driven_sync", "run_config": {"connection_id": ...}}`
 becomes a run of the connection's assets only (the job spans every connection's streams, as the
-DAG's single `trigger_sync` task served any connection id). A manual launch needs no sensor:
-materialize the connection's assets, or post the same trigger with curl.
+DAG's single `trigger_sync` task served any connection id). A manual launch with a connection id
+(the DAG's "trigger with config") is `python -m airbyte_platform.events.trigger
+airbyte_event_driven_sync --connection-id <id>`, which posts that trigger; in the UI, launch the job
+with only the connection's assets selected.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the decorated functions' annotations

@@ -1,0 +1,133 @@
+"""`make dev` (airbyte_platform.dev): the real receiver beside a stand-in for `dagster dev`, on loopback.
+
+The supervisor runs in its own process, as `make dev` runs it, so the signals are real: Ctrl-C
+(SIGINT) or SIGTERM stops both children, and either child exiting stops the other. `dagster dev`
+itself is replaced by a small script that records the signals it gets (starting the real UI
+would take most of these tests' time budget on two cores).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from airbyte_platform import dev
+
+from .conftest import free_port
+
+STAND_IN = textwrap.dedent(
+    """
+    import os, pathlib, signal, sys, time
+    log = pathlib.Path(sys.argv[1])
+    def stop(signum, frame):
+        with log.open("a") as f:
+            f.write(signal.Signals(signum).name + "\\n")
+        sys.exit(0)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    log.write_text(f"pid {os.getpid()}\\n")
+    while True:
+        time.sleep(0.1)
+    """
+)
+
+DRIVER = textwrap.dedent(
+    """
+    import sys
+    from airbyte_platform.dev import Child, _healthy, supervise
+    port, stand_in, log = sys.argv[1], sys.argv[2], sys.argv[3]
+    children = [
+        Child("webhook receiver", [sys.executable, "-m", "airbyte_platform.events.receiver", "--port", port,
+                                   "--no-access-log", "--log-level", "warning"]),
+        Child("dagster dev", [sys.executable, stand_in, log]),
+    ]
+    sys.exit(supervise(children, ready=_healthy(f"http://127.0.0.1:{port}/health"), ready_message="READY",
+                       stop_timeout=15))
+    """
+)
+
+
+class DevSession:
+    def __init__(self, tmp_path: Path):
+        self.port = free_port()
+        self.log = tmp_path / "stand_in.log"
+        stand_in, driver = tmp_path / "stand_in.py", tmp_path / "driver.py"
+        stand_in.write_text(STAND_IN)
+        driver.write_text(DRIVER)
+        env = {**os.environ, "AIRBYTE_PLATFORM_HOME": str(tmp_path / "home")}
+        env.pop("AIRBYTE_PLATFORM_MODE", None)
+        self.process = subprocess.Popen(
+            [sys.executable, str(driver), str(self.port), str(stand_in), str(self.log)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        # The supervisor prints READY once the receiver answers /health.
+        line = self.process.stdout.readline().strip()
+        assert line == "READY", self.process.stderr.read() if self.process.stderr else ""
+        assert self.receiver_up()
+
+    def receiver_up(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stand_in_pid(self) -> int:
+        return int(self.log.read_text().splitlines()[0].removeprefix("pid "))
+
+    def stand_in_signals(self) -> list[str]:
+        return self.log.read_text().splitlines()[1:]
+
+    def wait(self) -> tuple[int, str]:
+        code = self.process.wait(30)
+        assert self.process.stderr is not None
+        return code, self.process.stderr.read()
+
+
+@pytest.fixture
+def session(tmp_path: Path):
+    running = DevSession(tmp_path)
+    yield running
+    if running.process.poll() is None:
+        running.process.kill()
+        running.process.wait(10)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_stops_both_children_cleanly(session, stop_signal):
+    session.process.send_signal(stop_signal)
+    code, stderr = session.wait()
+    assert code == 0, stderr
+    assert f"stopping ({stop_signal.name} received)" in stderr
+    assert session.stand_in_signals() == ["SIGINT"]  # interrupted exactly once, gracefully
+    assert not session.receiver_up()  # the receiver released its port
+
+
+def test_when_dagster_dev_exits_the_receiver_is_stopped_too(session):
+    os.kill(session.stand_in_pid(), signal.SIGKILL)  # the UI crashes
+    code, stderr = session.wait()
+    assert code != 0 and "dagster dev exited with code -9" in stderr
+    deadline = time.monotonic() + 5
+    while session.receiver_up() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not session.receiver_up()
+
+
+def test_make_dev_starts_the_receiver_and_dagster_dev_of_this_workspace(monkeypatch):
+    started: list[dev.Child] = []
+    monkeypatch.setattr(dev, "supervise", lambda children, **kwargs: started.extend(children) or 0)
+    assert dev.main() == 0
+    commands = {child.name: child.command[1:] for child in started}
+    assert commands["webhook receiver"] == ["-m", "airbyte_platform.events.receiver"]
+    assert commands["dagster dev"] == ["-m", "dagster", "dev", "-w", str(dev.PROJECT_ROOT / "workspace.yaml")]
