@@ -10,15 +10,21 @@ streams by default). Each measurement is a fresh Python process, like a code-ser
 
 Reported per load: HTTP calls (counted by the server), build time (definitions objects), resolve
 time (Dagster resolving the repository: resources bound, asset graph), their sum, CPU time, and
-the import time of the process. Merges `airbyte_load` into bench/results.json.
+the import time of the process. Merges `airbyte_load` into bench/results.json (not with --quick).
 
-    .venv/bin/python bench/airbyte_load.py [--connections 1000] [--streams 10]
+The HTTP-call target (at most 1 % of dagster-airbyte's calls at cold load) is stated for 1,000
+connections: ours costs 1 + ceil(N/100) + ceil(D/100) calls (pages of 100, the public API's
+maximum `limit`), dagster-airbyte's 1 + ceil(N/100) + 2N, so the ratio only falls below 1 % from
+~150 connections on. A smaller run records the figures but leaves that target unevaluated (null).
+
+    .venv/bin/python bench/airbyte_load.py [--connections 1000] [--streams 10] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -32,6 +38,10 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results.json"
 WARM_RUNS = 3
+TARGET_CONNECTIONS = 1000  # the size at which the issue states the HTTP-call target
+PAGE_SIZE = 100  # the public API's maximum `limit` (shared/airbyte/public-api.openapi.yaml)
+DESTINATIONS = 10  # destinations of the seeded workspace (FakeAirbyteProcess's default)
+QUICK_CONNECTIONS = 100
 
 
 # --- child processes: one load each ---------------------------------------------------------------
@@ -114,11 +124,16 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--streams", type=int, default=10)
     parser.add_argument("--baseline-timeout", type=float, default=3600.0)
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_CONNECTIONS} connections; results.json untouched"
+    )
     parser.add_argument("--child", choices=["ours", "baseline"], help=argparse.SUPPRESS)
-    args, _ = parser.parse_known_args()
+    args, _ = parser.parse_known_args()  # bench/run_all.py passes its own arguments to every benchmark
     if args.child:
         child(args.child)
         return 0
+    if args.quick:
+        args.connections = min(args.connections, QUICK_CONNECTIONS)
 
     from airbyte_platform.ingestion.airbyte_server.defs import snapshot_path
     from airbyte_platform.settings import load_settings
@@ -130,9 +145,12 @@ def main() -> int:
     from airbyte_platform_tests.test_settings import PROD_PLACEHOLDERS
 
     load_before = os.getloadavg()
+    bench_started = time.perf_counter()
     # Stream names unique across connections: dagster-airbyte's default keys are the bare table name,
     # so `stream_0` of two connections would collide and its definitions would not load at all.
-    server_process = FakeAirbyteProcess(args.connections, args.streams, unique_stream_names=True)
+    server_process = FakeAirbyteProcess(
+        args.connections, args.streams, destinations=DESTINATIONS, unique_stream_names=True
+    )
     with server_process as server, tempfile.TemporaryDirectory() as home:
         env = {
             **os.environ,
@@ -148,7 +166,9 @@ def main() -> int:
 
         print(f"ours, cold ({args.connections} connections x {args.streams} streams)...", flush=True)
         server.reset_stats()
-        cold = run_child("ours", env, timeout=600) | {"http_calls": server.stats()["total"]}
+        cold = run_child("ours", env, timeout=600)
+        cold_stats = server.stats()
+        cold |= {"http_calls": cold_stats["total"], "http_calls_by_route": cold_stats["routes"]}
         warm_runs = []
         for run in range(WARM_RUNS):
             print(f"ours, warm from the snapshot ({run + 1}/{WARM_RUNS})...", flush=True)
@@ -160,12 +180,16 @@ def main() -> int:
         )
         server.reset_stats()
         started = time.perf_counter()
-        baseline = run_child("baseline", env, timeout=args.baseline_timeout) | {
-            "http_calls": server.stats()["total"]
-        }
+        baseline = run_child("baseline", env, timeout=args.baseline_timeout)
         baseline_wall = time.perf_counter() - started
+        baseline_stats = server.stats()
+        baseline |= {"http_calls": baseline_stats["total"], "http_calls_by_route": baseline_stats["routes"]}
         snapshot_bytes = snapshot.stat().st_size
 
+    n = args.connections
+    expected_ours = 1 + math.ceil(n / PAGE_SIZE) + math.ceil(DESTINATIONS / PAGE_SIZE)
+    expected_baseline = 1 + math.ceil(n / PAGE_SIZE) + 2 * n
+    at_target_size = n >= TARGET_CONNECTIONS
     figures = {
         "machine": {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -173,13 +197,20 @@ def main() -> int:
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(),
-            "command": f"python bench/airbyte_load.py --connections {args.connections} --streams {args.streams}",
+            "command": f"python bench/airbyte_load.py --connections {args.connections} --streams {args.streams}"
+            + (" --quick" if args.quick else ""),
+            "total_seconds": round(time.perf_counter() - bench_started),
         },
         "workspace": {
             "connections": args.connections,
             "streams_per_connection": args.streams,
             "stream_names": "unique across connections (dagster-airbyte's default keys collide otherwise)",
             "snapshot_bytes": snapshot_bytes,
+            "page_size": PAGE_SIZE,
+            "http_calls_formula": {
+                "ours_cold": f"1 + ceil(N/{PAGE_SIZE}) + ceil(D/{PAGE_SIZE}) = {expected_ours}",
+                "dagster_airbyte": f"1 + ceil(N/{PAGE_SIZE}) + 2N = {expected_baseline}",
+            },
         },
         "ours_cold": cold,
         "ours_warm_median": warm,
@@ -190,13 +221,22 @@ def main() -> int:
             "load_speedup_warm": round(baseline["load_s"] / warm["load_s"], 1),
         },
         "targets": {
-            "cold_http_calls_at_most_1pct": cold["http_calls"] <= 0.01 * baseline["http_calls"],
+            # Stated for 1,000 connections; below ~150 the two fixed calls alone exceed 1 %.
+            "cold_http_calls_at_most_1pct": (
+                cold["http_calls"] <= 0.01 * baseline["http_calls"] if at_target_size else None
+            ),
             "warm_load_under_3s": warm["load_s"] < 3.0,
             "warm_load_cpu_under_3s": warm["load_cpu_s"] < 3.0,
             "warm_http_calls_zero": warm["http_calls"] == 0,
         },
     }
-    merge_results("airbyte_load", figures)
+    if not at_target_size:
+        figures["notes"] = (
+            f"{n} connections: below the {TARGET_CONNECTIONS:,}-connection size of the HTTP-call target, "
+            "which is left unevaluated (null)."
+        )
+    if not args.quick:
+        merge_results("airbyte_load", figures)
     print_table(figures)
     return 0
 

@@ -20,6 +20,110 @@ def _rows(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip("."), str(value))]
 
 
+def _figure_table(figures: dict[str, Any]) -> list[str]:
+    lines = ["| figure | value |", "|---|---|"]
+    return lines + [f"| {name} | {value} |" for name, value in _rows(figures)]
+
+
+def _na(value: Any, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+
+def _airbyte_load(figures: dict[str, Any]) -> list[str]:
+    """A summary table of the three loads before the figures (None: a target not evaluated)."""
+    lines = [
+        "| load | assets | HTTP calls | load s (wall) | load s (CPU) | import s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, key in (
+        ("ours, cold", "ours_cold"),
+        ("ours, warm (median)", "ours_warm_median"),
+        ("dagster-airbyte", "dagster_airbyte"),
+    ):
+        load = figures.get(key) or {}
+        lines.append(
+            f"| {name} | {_na(load.get('assets'))} | {_na(load.get('http_calls'))} | "
+            f"{_na(load.get('load_s'))} | {_na(load.get('load_cpu_s'))} | {_na(load.get('import_s'))} |"
+        )
+    targets = {k: ("not evaluated" if v is None else v) for k, v in (figures.get("targets") or {}).items()}
+    return [*lines, "", *_figure_table({**figures, "targets": targets})]
+
+
+def _airbyte_sync(figures: dict[str, Any]) -> list[str]:
+    """Summary and per-job tables; the flat table without the per-job lists."""
+    setup = figures.get("setup") or {}
+    lines = [
+        "| job | client | detection latency | polls (GET /jobs/{id}) |",
+        "|---|---|---|---|",
+    ]
+    for client, short in (figures.get("short_job") or {}).items():
+        lines.append(
+            f"| {setup.get('short_job_s', 0):g} s, {short['jobs']} jobs | {client} | median "
+            f"{short['latency_s_median']} s, max {short['latency_s_max']} s | median {short['polls_median']} |"
+        )
+    for client, job in (figures.get("long_job") or {}).items():
+        lines.append(
+            f"| {setup.get('long_job_s', 0) / 3600:g} h, compressed {setup.get('time_scale', 1):g}x | {client} | "
+            f"{job['latency_s']} s (simulated) | {job['polls']:,} |"
+        )
+    per_job = [
+        (client, job)
+        for client, short in (figures.get("short_job") or {}).items()
+        for job in short.get("per_job", [])
+    ]
+    lines += [
+        "",
+        "| short job | client | job s | latency s | server-side latency s | poll gap at end s | polls | wall s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {job['job_id']} | {client} | {job['job_s']} | {job['latency_s']} | {job['server_latency_s']} | "
+        f"{_na(job.get('poll_interval_at_end_s'))} | {job['polls']} | {job['real_s']} |"
+        for client, job in per_job
+    ]
+    flat = {
+        **figures,
+        "short_job": {
+            client: {k: v for k, v in short.items() if k != "per_job"}
+            for client, short in (figures.get("short_job") or {}).items()
+        },
+    }
+    return [*lines, "", *_figure_table(flat)]
+
+
+def _webhooks(figures: dict[str, Any]) -> list[str]:
+    """The receiver beside the bare endpoint of the same run, the targets, then the flat table."""
+    durable = figures.get("receiver_durable") or {}
+    bare = figures.get("bare_starlette") or {}
+    latency = figures.get("two_xx_to_run_request") or {}
+    met = figures.get("targets_met") or {}
+
+    def target(key: str, text: str) -> str:
+        return f"{text}: {'met' if met.get(key) else '**missed**' if key in met else 'n/a'}"
+
+    def rate(value: Any) -> str:
+        return f"{value:,.0f}" if isinstance(value, int | float) else "n/a"
+
+    lines = [
+        "| figure | receiver (durable inbox) | bare Starlette | target |",
+        "|---|---|---|---|",
+        f"| requests/s (median round) | {rate(durable.get('per_s'))} | {rate(bare.get('per_s'))} | "
+        f"{target('accepted_per_s>=1000', '>= 1,000 accepted/s')} |",
+        f"| p50 latency | {_na(durable.get('p50_ms'), ' ms')} | {_na(bare.get('p50_ms'), ' ms')} | |",
+        f"| p99 latency | {_na(durable.get('p99_ms'), ' ms')} | {_na(bare.get('p99_ms'), ' ms')} | "
+        f"{target('p99_ms<50', '< 50 ms')} |",
+        f"| ratio receiver / bare | {_na(figures.get('ratio_receiver_to_bare'))} | 1 | "
+        f"{target('ratio>=1/3', '>= 1/3')} |",
+        f"| 2xx → run request ({_na(latency.get('sensor_interval_s'), ' s')} sensor interval) | "
+        f"mean {_na(latency.get('mean_s'), ' s')}, p50 {_na(latency.get('p50_s'), ' s')}, "
+        f"max {_na(latency.get('max_s'), ' s')} | | |",
+    ]
+    return [*lines, "", *_figure_table(figures)]
+
+
+SECTIONS = {"airbyte_load": _airbyte_load, "airbyte_sync": _airbyte_sync, "webhooks": _webhooks}
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [
         "# Benchmark results",
@@ -28,8 +132,8 @@ def render(results: dict[str, Any]) -> str:
         "with the named baseline measured in the same run). Source of truth: `bench/results.json`.",
     ]
     for section, figures in results.items():
-        lines += ["", f"## {section}", "", "| figure | value |", "|---|---|"]
-        lines += [f"| {name} | {value} |" for name, value in _rows(figures)]
+        lines += ["", f"## {section}", ""]
+        lines += SECTIONS.get(section, _figure_table)(figures)
     return "\n".join(lines) + "\n"
 
 

@@ -35,6 +35,17 @@ def test_discovery_makes_one_call_per_hundred_connections(connections):
         assert snapshot.http_calls == pages + 2
 
 
+@pytest.mark.parametrize(("configured", "pages"), [(1000, 3), (50, 5)])
+def test_pages_are_the_api_maximum_unless_configured_lower(configured, pages):
+    # The public API answers 400 above limit=100; a lower configured page size is respected.
+    state = FakeAirbyteState()
+    workspace_id = state.seed(250, 1, destinations=1)
+    with FakeAirbyteServer(state, username=USERNAME, password=PASSWORD) as server:
+        client = make_client(server, workspace_id=workspace_id, max_items_per_page=configured)
+        assert len(build_snapshot_from(client).connections) == 250
+        assert server.requests["GET /connections"] == pages
+
+
 def build_snapshot_from(client) -> WorkspaceSnapshot:
     from airbyte_platform.ingestion.airbyte_server.discovery import fetch_snapshot
 

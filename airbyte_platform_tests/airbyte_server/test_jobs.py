@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -165,3 +166,48 @@ def test_history_sets_the_expected_duration(runner, airbyte_state):
     airbyte_state.add_history(CONNECTION, [7200, 7500, 7000])
     finished = runner.run(CONNECTION)
     assert finished.expected_seconds == 7200
+
+
+class VirtualClock:
+    """Simulated time that only moves when slept in or advanced."""
+
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(seconds, 0.0)
+
+
+class SlowJobsClient:
+    """Stands in for the client's `get_job`: each request takes `request_seconds` of the clock."""
+
+    def __init__(self, clock: VirtualClock, ends_at: float, request_seconds: float) -> None:
+        self.clock, self.ends_at, self.request_seconds = clock, ends_at, request_seconds
+        self.poll_starts: list[float] = []
+
+    def get_job(self, job_id: int) -> dict:
+        self.poll_starts.append(self.clock.now())
+        self.clock.t += self.request_seconds
+        return {"jobId": job_id, "status": "succeeded" if self.clock.t >= self.ends_at else "running"}
+
+
+def test_request_time_does_not_stretch_the_poll_intervals():
+    clock = VirtualClock()
+    started = clock.now()
+    client = SlowJobsClient(clock, ends_at=started + 3600, request_seconds=2.0)
+    runner = AirbyteJobRunner(client, log=dg.get_dagster_logger(), clock=clock)  # type: ignore[arg-type]
+    finished = runner.wait({"jobId": 1, "status": "running"})
+    schedule = runner.schedule
+    gaps = [b - a for a, b in itertools.pairwise(client.poll_starts)]
+    # Each interval as planned, unless the request left less than `min_interval` of rest.
+    planned = [
+        max(schedule.next_delay(start - started), client.request_seconds + schedule.min_interval)
+        for start in client.poll_starts[:-1]
+    ]
+    assert gaps == pytest.approx(planned)
+    assert max(gaps) == pytest.approx(schedule.max_interval)
+    # Noticed within one interval plus the one request that saw the end.
+    assert finished.noticed_at - client.ends_at <= schedule.max_interval + client.request_seconds

@@ -35,6 +35,9 @@ from airbyte_platform.ingestion.airbyte_server.errors import (
 from airbyte_platform.ingestion.airbyte_server.retry import RetryPolicy, parse_retry_after
 
 USER_AGENT = "airbyte_platform (dagster-airbyte)"
+# The public API's largest page (`limit` maximum of every listing in public-api.openapi.yaml): a
+# bigger page is answered 400, a smaller one costs more calls at load time.
+PUBLIC_API_MAX_PAGE = 100
 
 
 class _ExpiredTokenError(Exception):
@@ -212,8 +215,15 @@ class ResilientAirbyteClient(AirbyteClient):
             ) from None
 
     # --- workspace ---------------------------------------------------------------------------
+    @property
+    def page_size(self) -> int:
+        """Items per listing page: the API's maximum unless configured lower."""
+        return max(1, min(self.max_items_per_page, PUBLIC_API_MAX_PAGE))
+
     def list_workspaces(self) -> Sequence[Mapping[str, Any]]:
-        return self._paginated_request(method="GET", url=f"{self.rest_api_base_url}/workspaces", params={})
+        return self._paginated_request(
+            method="GET", url=f"{self.rest_api_base_url}/workspaces", params={"limit": self.page_size}
+        )
 
     def resolve_workspace_id(self) -> str:
         """The configured workspace, or the only one the credentials can see."""
@@ -238,14 +248,18 @@ class ResilientAirbyteClient(AirbyteClient):
         )
 
     def list_connections(self, workspace_id: str) -> Sequence[Mapping[str, Any]]:
-        """Every connection with its streams (`configurations.streams`): N/100 requests."""
+        """Every connection with its streams (`configurations.streams`): ceil(N/100) requests."""
         return self._paginated_request(
-            method="GET", url=f"{self.rest_api_base_url}/connections", params={"workspaceIds": workspace_id}
+            method="GET",
+            url=f"{self.rest_api_base_url}/connections",
+            params={"workspaceIds": workspace_id, "limit": self.page_size},
         )
 
     def list_destinations(self, workspace_id: str) -> Sequence[Mapping[str, Any]]:
         return self._paginated_request(
-            method="GET", url=f"{self.rest_api_base_url}/destinations", params={"workspaceIds": workspace_id}
+            method="GET",
+            url=f"{self.rest_api_base_url}/destinations",
+            params={"workspaceIds": workspace_id, "limit": self.page_size},
         )
 
     # --- connections and jobs ------------------------------------------------------------------

@@ -152,6 +152,10 @@ class AirbyteJobRunner:
         started = _epoch(job.get("startTime")) or self.clock.now()
         waiting_since = self.clock.now()
         last_success = waiting_since
+        # The schedule's interval runs from the start of the previous look at the job, so the time
+        # a request takes does not add to it ("noticed within max_interval + one request"); a slow
+        # server still gets at least `min_interval` of rest between two requests.
+        looked_at = waiting_since
         polls = 0
         status = str(job["status"])
         try:
@@ -163,7 +167,9 @@ class AirbyteJobRunner:
                         f"cancelled ({self.job_url(job_id)})",
                         metadata={"airbyte/job_id": job_id},
                     )
-                self.clock.sleep(self.schedule.next_delay(now - started, expected))
+                delay = self.schedule.next_delay(looked_at - started, expected)
+                self.clock.sleep(max(looked_at + delay - now, self.schedule.min_interval))
+                looked_at = self.clock.now()
                 try:
                     job = self.client.get_job(job_id)
                 except AirbyteRetriesExhaustedError as exc:
@@ -172,6 +178,8 @@ class AirbyteJobRunner:
                     self.log.warning(
                         f"Airbyte unreachable while waiting for job {job_id} ({exc}); still waiting"
                     )
+                    # A full interval after the failed retries, not an immediate new round of them.
+                    looked_at = self.clock.now()
                     continue
                 polls += 1
                 last_success = self.clock.now()

@@ -56,7 +56,9 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
     max_retry_after: float = Field(default=300.0, description="Longest Retry-After honored.")
     poll_interval: float = Field(default=0.5, description="Shortest interval between polls of a job.")
     poll_max_interval: float = Field(
-        default=60.0, description="Longest interval once a job may be finishing (bounds the detection delay)."
+        default=55.0,
+        description="Longest interval once a job may be finishing (bounds the detection delay: "
+        "55 s plus the request itself stays within a minute).",
     )
     poll_far_interval: float = Field(
         default=900.0, description="Longest interval while history says the job is far from finishing."

@@ -5,7 +5,9 @@
 - `GET  /workspace`        workspace ids and connection ids (sorted by name)
 - `POST /plan`             {connectionId?, durationSeconds, pendingSeconds?, outcome?, rowsPerStream?}
 - `POST /history`          {connectionId, durations: [seconds, ...]} completed jobs in the past
-- `GET  /jobs/<id>`        a job with its simulated created/ended times and how often it was polled
+- `GET  /jobs/<id>`        a job with its simulated created/ended times, when a GET /jobs/{id}
+                           first answered its terminal status (and how long after the poll
+                           before it), and how often it was polled
 - `POST /faults`           {transientRate: 0.3} or {clear: true}
 """
 
@@ -84,7 +86,10 @@ class AdminApi:
                     "status": status,
                     "createdAt": job.created_at,
                     "endedAt": job.ended_at() if status not in ("pending", "running") else None,
+                    "firstTerminalReadAt": state.first_terminal_read.get(job.job_id),
+                    "endReadInterval": state.end_read_interval.get(job.job_id),
                     "now": now,
+                    "timeScale": state.clock.scale,
                     "polls": self.server.job_polls[job.job_id],
                 },
             )

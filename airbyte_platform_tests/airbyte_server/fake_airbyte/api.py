@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from airbyte_platform_tests.airbyte_server.fake_airbyte.state import (
+    ACTIVE_STATUSES,
     JOB_TYPES,
     Conflict,
     FakeAirbyteState,
@@ -204,10 +205,18 @@ class PublicApi:
         return ApiResponse(200, job.to_public(self.state.clock.now()))
 
     def get_job(self, request: Request, job_id: str) -> ApiResponse:
+        now = self.state.clock.now()
         try:
-            return ApiResponse(200, self.state.job(int(job_id)).to_public(self.state.clock.now()))
+            job = self.state.job(int(job_id))
         except NotFound as exc:
             return problem(404, str(exc.args[0]))
+        body = job.to_public(now)
+        if body["status"] not in ACTIVE_STATUSES and job.job_id not in self.state.first_terminal_read:
+            self.state.first_terminal_read[job.job_id] = now
+            if job.job_id in self.state.last_read:
+                self.state.end_read_interval[job.job_id] = now - self.state.last_read[job.job_id]
+        self.state.last_read[job.job_id] = now
+        return ApiResponse(200, body)
 
     def cancel_job(self, request: Request, job_id: str) -> ApiResponse:
         try:

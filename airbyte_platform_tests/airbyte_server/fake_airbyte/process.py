@@ -65,3 +65,17 @@ class FakeAirbyteProcess:
 
     def connection_ids(self) -> list[str]:
         return self.admin("GET", "/workspace")["connectionIds"]
+
+    def set_plan(self, connection_id: str | None, duration_seconds: float, **plan: Any) -> None:
+        """The next jobs of a connection (all when None) run `duration_seconds` of simulated time."""
+        self.admin(
+            "POST", "/plan", {"connectionId": connection_id, "durationSeconds": duration_seconds, **plan}
+        )
+
+    def add_history(self, connection_id: str, durations: list[float]) -> None:
+        """Successful past jobs of these simulated durations (what adaptive polling learns from)."""
+        self.admin("POST", "/history", {"connectionId": connection_id, "durations": durations})
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        """Simulated createdAt/endedAt/firstTerminalReadAt of a job, and its GET /jobs/{id} count."""
+        return self.admin("GET", f"/jobs/{job_id}")

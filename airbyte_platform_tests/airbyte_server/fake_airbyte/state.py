@@ -243,6 +243,13 @@ class FakeAirbyteState:
     jobs: dict[int, FakeJob] = field(default_factory=dict)
     default_plan: JobPlan = field(default_factory=JobPlan)
     plans: dict[str, JobPlan] = field(default_factory=dict)
+    # Job id -> simulated time at which GET /jobs/{id} first answered its terminal status: when a
+    # poller noticed the end, measured on the server's side, whoever the client (benchmarks).
+    first_terminal_read: dict[int, float] = field(default_factory=dict)
+    # Job id -> simulated time of its latest GET /jobs/{id}; with the above, the interval between
+    # the last poll that saw the job active and the first that saw it ended.
+    last_read: dict[int, float] = field(default_factory=dict)
+    end_read_interval: dict[int, float] = field(default_factory=dict)
     _next_job_id: int = 1
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
