@@ -135,3 +135,32 @@ def test_declared_names_are_reserved():
 def test_snapshot_json_round_trips():
     snapshot = snapshot_of(AWKWARD)
     assert WorkspaceSnapshot.from_json(snapshot.to_json()) == snapshot
+
+
+def test_the_load_path_builds_the_specs_of_the_translator_interface():
+    # `connection_specs` skips AssetSpec's constructor for speed; it must give exactly what
+    # dagster-airbyte's per-stream `get_asset_spec` gives, validated, for every stream.
+    from airbyte_platform.ingestion.airbyte_server.translator import PlatformAirbyteTranslator, table_props
+
+    snapshot = build_snapshot(
+        api_url="http://airbyte/api/public/v1",
+        workspace_id="w",
+        raw_connections=[{**AWKWARD[0], "prefix": "raw_"}, *AWKWARD[1:]],
+        raw_destinations=[
+            {
+                "destinationId": "d1",
+                "name": "pg",
+                "destinationType": "postgres",
+                "configuration": {"database": "analytics", "schema": "public"},
+            }
+        ],
+    )
+    translator = PlatformAirbyteTranslator(snapshot)
+    specs = []
+    for connection in snapshot.connections:
+        fast = translator.connection_specs(connection)
+        assert fast == [translator.get_asset_spec(props) for props in table_props(snapshot, connection)]
+        specs += fast
+    assert len(specs) == sum(len(c.streams) for c in snapshot.connections) > 0
+    tables = {spec.metadata["dagster/table_name"] for spec in specs}
+    assert "analytics.public.raw_customers" in tables

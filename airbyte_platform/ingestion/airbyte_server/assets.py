@@ -17,7 +17,6 @@ from airbyte_platform.ingestion.airbyte_server.translator import (
     CONNECTION_ID_KEY,
     CONNECTION_NAME_KEY,
     PlatformAirbyteTranslator,
-    table_props,
 )
 from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
 from airbyte_platform.ingestion.specs import connection_id_for, destination_location, stream_asset_spec
@@ -116,7 +115,7 @@ def discovered_assets(
     for connection in snapshot.connections:
         if connection.connection_id in declared_ids or not connection.streams:
             continue
-        specs = [translator.get_asset_spec(props) for props in table_props(snapshot, connection)]
+        specs = translator.connection_specs(connection)
         destination = snapshot.destination(connection.destination_id)
         target = SyncTarget(
             connection_id=connection.connection_id,
