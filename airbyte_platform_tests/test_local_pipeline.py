@@ -49,6 +49,17 @@ def test_stripe_datalake_pipeline_end_to_end(tmp_path):
         assert counts[f"lake/stripe/{stream}"] >= 100
     assert counts["processed/stripe"] > 0
     assert counts["snowflake/stripe_revenue"] > 0
+    charges = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key.to_user_string() == "lake/stripe/charges"
+    )
+    # What the UI plots per sync: counts, sizes and where the time went.
+    assert charges["records_synced"].value == counts["lake/stripe/charges"]
+    assert charges["bytes_synced"].value > 0
+    phases = [charges[f"{phase}_seconds"].value for phase in ("prepare", "read", "publish")]
+    assert all(seconds >= 0 for seconds in phases)
+    assert sum(phases) <= charges["duration_seconds"].value + 0.01
     evaluations = result.get_asset_check_evaluations()
     assert evaluations, "checks ran"
     failed = [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed]

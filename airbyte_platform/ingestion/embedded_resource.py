@@ -81,6 +81,8 @@ def materialization_metadata(
         "records_per_second": round(result.records_synced / result.duration_seconds, 1)
         if result.duration_seconds > 0
         else 0.0,
+        # Where a slow sync spent its time, plottable per phase: install/spec/check/discover, read, publish.
+        **{f"{phase}_seconds": round(seconds, 3) for phase, seconds in result.phase_seconds.items()},
         "sync_id": result.sync_id,
         "airbyte/connector": connection.local.connector,
     }

@@ -12,6 +12,8 @@ import pytest
 
 from airbyte_platform.ingestion.embedded.connectors import (
     MARKER_NAME,
+    SPEC_FILE_NAME,
+    ConnectorCommand,
     ConnectorError,
     PypiConnectorInstaller,
     resolve_connector,
@@ -110,3 +112,17 @@ def test_failed_install_leaves_no_marker(tmp_path: Path):
         installer.ensure(requirement)
 
     assert not (installer.venv_dir(requirement) / MARKER_NAME).exists()
+
+
+def test_only_a_pinned_pypi_version_keeps_its_spec(tmp_path: Path):
+    spec = {"connectionSpecification": {"type": "object"}}
+    pinned = ConnectorCommand("pypi:airbyte-source-x==1.2.3", ("x",), tmp_path / "x" / SPEC_FILE_NAME)
+    assert pinned.known_spec() is None
+    (tmp_path / "x").mkdir()
+    pinned.remember_spec(spec)
+    assert pinned.known_spec() == spec  # a later sync, in another process, skips `spec`
+
+    sample = resolve_connector("sample:stripe", tmp_path)
+    assert sample.spec_file is None  # the platform's own code: may change with it
+    sample.remember_spec(spec)
+    assert sample.known_spec() is None

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 from packaging.requirements import InvalidRequirement, Requirement
@@ -37,10 +38,35 @@ class ConnectorError(ValueError):
     """The connector reference is invalid or its installation failed."""
 
 
+SPEC_FILE_NAME = "airbyte-connector-spec.json"
+
+
 @dataclass(frozen=True)
 class ConnectorCommand:
     reference: str  # as declared, e.g. "pypi:airbyte-source-faker==7.2.1"
     argv: tuple[str, ...]  # the command, to which spec/check/discover/read and their options are appended
+    # Where this connector version's spec is kept once asked: only for a version pinned with `==`,
+    # whose spec cannot change (the Airbyte platform too asks a connector version for its spec once).
+    spec_file: Path | None = None
+
+    def known_spec(self) -> dict[str, Any] | None:
+        if self.spec_file is None:
+            return None
+        try:
+            spec = json.loads(self.spec_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return spec if isinstance(spec, dict) else None
+
+    def remember_spec(self, spec: dict[str, Any]) -> None:
+        if self.spec_file is None:
+            return
+        temporary = self.spec_file.with_name(f".{self.spec_file.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(json.dumps(spec))
+            temporary.replace(self.spec_file)  # whole or absent, for concurrent syncs
+        except OSError as exc:  # only a cache
+            _log.debug(f"cannot keep the spec of {self.reference} in {self.spec_file}: {exc}")
 
 
 def resolve_connector(
@@ -60,7 +86,12 @@ def resolve_connector(
         return ConnectorCommand(reference, (sys.executable, "-m", SAMPLE_SOURCES_MODULE, target))
     if scheme == "pypi":
         installer = PypiConnectorInstaller(connectors_dir, log=log)
-        return ConnectorCommand(reference, installer.ensure(target))
+        pinned = any(
+            spec.operator in ("==", "===") and "*" not in spec.version
+            for spec in _parse_requirement(target).specifier
+        )
+        spec_file = installer.venv_dir(target) / SPEC_FILE_NAME if pinned else None
+        return ConnectorCommand(reference, installer.ensure(target), spec_file)
     if scheme == "python":
         script = Path(target)
         if not script.is_file():

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import logging
-import os
 import queue
+import select
 import subprocess
 import threading
 import time
@@ -27,7 +28,9 @@ from airbyte_platform.ingestion.embedded import protocol
 STDERR_TAIL_LINES = 30
 STDOUT_BUFFER_BYTES = 1 << 20
 PIPE_BYTES = 1 << 20  # Linux default is 64 KiB: a fast connector would block on it between our reads
-READ_AHEAD_CHUNKS = 64  # at most 64 MiB of a connector's output waits in memory
+BLOCK_BYTES = 8 << 20  # stdout is read into buffers of this size, reused: no allocation per block
+BLOCK_BUFFERS = 6  # at most this many blocks (48 MiB) are read ahead or being handled
+BLOCK_WAIT_SECONDS = 0.1  # how long a block that is not full waits for more output
 SMALL_READ_BYTES = 256 << 10
 SMALL_READ_PAUSE_SECONDS = 0.002
 TERMINATE_GRACE_SECONDS = 5.0
@@ -120,44 +123,40 @@ class ConnectorProcess:
         return self._process.stdout
 
     def lines(self) -> Iterator[bytes]:
-        """stdout, line by line (without the newline), read ahead by a thread into a bounded buffer.
+        """stdout, line by line (without the newline)."""
+        for block in self.blocks():
+            lines = bytes(block.lines).split(b"\n")
+            block.release()
+            lines.pop()  # empty: every block ends with a newline
+            yield from lines
+
+    def blocks(self) -> Iterator[Block]:
+        """stdout in blocks of whole lines, read ahead by a thread; call `release()` on each when done.
 
         Connectors write in bursts (a page of an API, a vectorized batch): with only the pipe between
         us, the connector blocks on the full pipe while we process, and we idle while it computes the
-        next burst. Reading ahead (up to READ_AHEAD_CHUNKS x PIPE_BYTES) lets both work at once.
+        next burst. A thread reads ahead into BLOCK_BUFFERS reused buffers, so both work at once, and
+        memory stays bounded (a connector that outpaces us waits on the pipe). A block is handed over
+        when its buffer is full or no more output came for BLOCK_WAIT_SECONDS: the reader types
+        records a block at a time, at a fixed cost per block, and a slow connector's lines are still
+        handled within a fraction of a second. The buffers are reused rather than allocated per
+        block: fresh memory costs a page fault per 4 KiB, which is expensive in VMs.
         """
         descriptor = self.stdout.fileno()
         _enlarge_pipe(descriptor)
-        chunks: queue.Queue[bytes | OSError] = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
-        stop = threading.Event()
-        self._reader_thread = threading.Thread(
-            target=_read_ahead, args=(descriptor, chunks, stop), name=f"stdout {self.label}", daemon=True
-        )
+        reader = _BlockReader(descriptor)
+        self._reader_thread = threading.Thread(target=reader.run, name=f"stdout {self.label}", daemon=True)
         self._reader_thread.start()
-        unfinished: list[bytes] = []  # pieces of a line longer than one read; joined once it ends
         try:
             while True:
-                chunk = chunks.get()
-                if isinstance(chunk, OSError):
-                    raise chunk
-                if not chunk:
-                    break
-                if b"\n" in chunk:
-                    lines = chunk.split(b"\n")
-                    if unfinished:
-                        unfinished.append(lines[0])
-                        lines[0] = b"".join(unfinished)
-                        unfinished = []
-                    last = lines.pop()
-                    if last:
-                        unfinished.append(last)
-                    yield from lines
-                else:
-                    unfinished.append(chunk)
-            if unfinished:
-                yield b"".join(unfinished)
+                block = reader.ready.get()
+                if isinstance(block, OSError):
+                    raise block
+                if block is None:
+                    return
+                yield block
         finally:
-            stop.set()  # the reader must not wait on a full buffer nobody empties any more
+            reader.stop.set()  # the reader must not wait for a buffer nobody releases any more
 
     def _drain_stderr(self, stream: IO[bytes]) -> None:
         for raw in stream:
@@ -196,28 +195,98 @@ class ConnectorProcess:
             self._process.stdout.close()
 
 
-def _read_ahead(descriptor: int, chunks: queue.Queue[bytes | OSError], stop: threading.Event) -> None:
-    """Move stdout into `chunks` until EOF (an empty chunk) or `stop`.
+class Block:
+    """Whole lines of stdout, each ending with a newline (one is added to an unterminated last line)."""
 
-    After a short read it pauses briefly so the connector can fill the (enlarged) pipe: otherwise
-    every few-KB write by the connector wakes this thread (a context switch on each side, costly in
-    VMs) and each read returns a handful of records.
-    """
-    while not stop.is_set():
+    def __init__(self, buffer: bytearray, size: int, free: queue.Queue[bytearray]):
+        self._buffer = buffer
+        self._free = free
+        self.lines = memoryview(buffer)[:size]
+
+    @property
+    def nbytes(self) -> int:
+        return self.lines.nbytes
+
+    def release(self) -> None:
+        """Hand the buffer back to the reader; `lines` must not be used any more."""
+        self.lines.release()
+        self._free.put(self._buffer)
+
+
+class _BlockReader:
+    """Reads stdout into reused buffers and queues them as Blocks; None marks the end."""
+
+    def __init__(self, descriptor: int):
+        self.descriptor = descriptor
+        self.stop = threading.Event()
+        self.free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(BLOCK_BUFFERS):
+            self.free.put(bytearray(BLOCK_BYTES))
+        self.ready: queue.Queue[Block | OSError | None] = queue.Queue()
+
+    def run(self) -> None:
+        stdout = io.FileIO(self.descriptor, closefd=False)  # readinto: straight into our buffer
+        carry = b""  # the start of a line that the next block continues
+        ended = False
         try:
-            chunk: bytes | OSError = os.read(descriptor, PIPE_BYTES)
+            while not ended:
+                buffer = self._buffer()
+                if buffer is None:
+                    return
+                if len(carry) >= len(buffer) // 2:  # a very long line: room to read more of it
+                    self.free.put(buffer)
+                    buffer = bytearray(2 * len(carry))
+                buffer[: len(carry)] = carry
+                filled, ended = self._fill(stdout, buffer, len(carry))
+                cut = buffer.rfind(b"\n", 0, filled) + 1
+                if ended and cut < filled:
+                    if filled == len(buffer):
+                        buffer.append(0)
+                    buffer[filled] = 10  # end the unterminated last line
+                    filled += 1
+                    cut = filled
+                carry = bytes(buffer[cut:filled])
+                if cut:
+                    self.ready.put(Block(buffer, cut, self.free))
+                else:
+                    self.free.put(buffer)
         except OSError as exc:
-            chunk = exc
-        while not stop.is_set():
+            self.ready.put(exc)
+        finally:
+            self.ready.put(None)
+
+    def _buffer(self) -> bytearray | None:
+        while not self.stop.is_set():
             try:
-                chunks.put(chunk, timeout=0.1)
-                break
-            except queue.Full:
+                return self.free.get(timeout=0.1)
+            except queue.Empty:
                 continue
-        if not isinstance(chunk, bytes) or not chunk:
-            return
-        if len(chunk) < SMALL_READ_BYTES:
-            time.sleep(SMALL_READ_PAUSE_SECONDS)
+        return None
+
+    def _fill(self, stdout: io.FileIO, buffer: bytearray, filled: int) -> tuple[int, bool]:
+        """Read until the buffer is full, stdout ends, or no output came for BLOCK_WAIT_SECONDS;
+        returns the bytes in the buffer and whether stdout ended."""
+        view = memoryview(buffer)
+        deadline: float | None = None
+        try:
+            while filled < len(buffer) and not self.stop.is_set():
+                if deadline is not None:
+                    waiting = deadline - time.monotonic()
+                    if waiting <= 0 or not select.select([self.descriptor], [], [], waiting)[0]:
+                        return filled, False
+                count = stdout.readinto(view[filled:])
+                if not count:
+                    return filled, True
+                filled += count
+                if filled > 0 and deadline is None:
+                    deadline = time.monotonic() + BLOCK_WAIT_SECONDS
+                if count < SMALL_READ_BYTES:
+                    # Let the connector fill the pipe: otherwise every few-KB write wakes this thread
+                    # (a context switch on each side, costly in VMs) and each read returns little.
+                    time.sleep(SMALL_READ_PAUSE_SECONDS)
+            return filled, self.stop.is_set()
+        finally:
+            view.release()
 
 
 def _enlarge_pipe(descriptor: int) -> None:
@@ -229,13 +298,28 @@ def _enlarge_pipe(descriptor: int) -> None:
 
 
 class AirbyteConnector:
-    """The protocol commands of one connector; config, catalog and state go through files in `workdir`."""
+    """The protocol commands of one connector; config, catalog and state go through files in `workdir`.
+
+    `spec`, `check` and `discover` may run at the same time from several threads (see the runner);
+    `cancel` stops those still running once one answer has decided the sync.
+    """
 
     def __init__(self, argv: Sequence[str], *, workdir: Path, log: logging.Logger, label: str):
         self.argv = list(argv)
         self.workdir = workdir
         self.log = log
         self.label = label
+        self._lock = threading.Lock()
+        self._running: set[ConnectorProcess] = set()
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Kill the running one-shot commands; any started later fails at once."""
+        with self._lock:
+            self._cancelled = True
+            running = list(self._running)
+        for process in running:
+            process.kill()
 
     def write_json(self, name: str, document: Any) -> Path:
         """Write an input file (owner-only: a config may hold secrets) and return its path."""
@@ -264,7 +348,7 @@ class AirbyteConnector:
         answer: dict[str, Any] | None = None
         problem: str | None = None
         command = args[0]
-        with self.process(*args) as process:
+        with self.process(*args) as process, self._tracked(process, command):
             timed_out = threading.Event()
 
             def expire() -> None:
@@ -303,3 +387,17 @@ class AirbyteConnector:
                 process.kill()  # before reading stderr: its tail is complete once the connector is gone
                 raise ConnectorFailure(problem or f"{command} failed", process.stderr_tail())
             return answer
+
+    @contextlib.contextmanager
+    def _tracked(self, process: ConnectorProcess, command: str) -> Iterator[None]:
+        with self._lock:
+            self._running.add(process)
+            cancelled = self._cancelled
+        try:
+            if cancelled:
+                process.kill()
+                raise ConnectorFailure(f"{command} was cancelled")
+            yield
+        finally:
+            with self._lock:
+                self._running.discard(process)

@@ -87,6 +87,11 @@ class StreamBuffer:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def count_typed(self, records: int, size: int) -> None:
+        """Count records that were typed elsewhere (in bulk, see `bulk.py`) and never buffered here."""
+        self.records += records
+        self.bytes_read += size
+
     def drain(self) -> pa.RecordBatch:
         rows, emitted_at, extras = self.rows, self.emitted_at, self.extras
         self.rows, self.emitted_at, self.extras, self.bytes = [], [], {}, 0
@@ -122,6 +127,11 @@ def _extracted_at(emitted_at: list[Any]) -> pa.Array:
     except _CONVERSION_ERRORS:
         now = int(datetime.now(UTC).timestamp() * 1000)
         millis = pa.array([int(v) if isinstance(v, int | float) else now for v in emitted_at], pa.int64())
+    return extracted_at(millis)
+
+
+def extracted_at(millis: pa.Array) -> pa.Array:
+    """`_airbyte_extracted_at` from the records' `emitted_at` as int64 epoch milliseconds."""
     return millis.cast(pa.timestamp("ms", tz="UTC")).cast(pa.timestamp("us", tz="UTC"))
 
 
@@ -172,7 +182,12 @@ def _json_text(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
 
 def _parsed_strings(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
     """ISO-8601 text parsed in C++; a naive or malformed value sends the column to the per-value path."""
-    return pc.cast(pa.array(values, pa.string()), arrow_type)
+    return parse_timestamps(pa.array(values, pa.string()), arrow_type)
+
+
+def parse_timestamps(text: pa.Array, arrow_type: pa.DataType) -> pa.Array:
+    """ISO-8601 text to a timestamp or date column (Arrow's parser); raises on a value it cannot read."""
+    return pc.cast(text, arrow_type)
 
 
 def _to_int(value: Any) -> int:

@@ -15,8 +15,9 @@ import secrets
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
 from airbyte_platform.ingestion.embedded import protocol
-from airbyte_platform.ingestion.embedded.connectors import ConnectorError, resolve_connector
+from airbyte_platform.ingestion.embedded.connectors import ConnectorCommand, ConnectorError, resolve_connector
 from airbyte_platform.ingestion.embedded.destination import DestinationSession, StateMessage, StreamPlan
 from airbyte_platform.ingestion.embedded.lake import LakeDestination, LakeError
 from airbyte_platform.ingestion.embedded.postgres import PostgresDestination, PostgresDestinationError
@@ -51,6 +52,9 @@ class StreamSyncResult:
     duration_seconds: float
     sync_id: str
     state: Mapping[str, Any] | None  # the connector state committed with this sync (the stream's own state)
+    # Seconds of the sync's steps, shared by its streams: "prepare" (install, spec, check, discover),
+    # "read" (the connector's read into staged data), "publish" (data and state made visible).
+    phase_seconds: Mapping[str, float] = field(default_factory=dict)
 
 
 class EmbeddedSyncError(RuntimeError):
@@ -116,16 +120,19 @@ class EmbeddedAirbyteRunner:
         self.log.info(
             f"{label}: sync {sync_id} of {', '.join(s.name for s in selected)} to {connection.destination}"
         )
+        phases: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix=f"airbyte-{connection.name}-") as workdir:
             with self._failures(connection, selected):
                 connector, config_path, plans = self._prepare(
                     connection, selected, merged_config, Path(workdir), label
                 )
+            phases["prepare"] = time.monotonic() - started
             with (
                 self._failures(connection, selected),
                 self._destination(connection, plans, sync_id) as session,
             ):
                 previous = {plan.name: session.previous_state(plan.name) for plan in plans}
+                reading = time.monotonic()
                 outcome = ReadLoop(
                     connector, plans, session, log=self.log, progress_every=self.progress_every
                 ).run(
@@ -137,7 +144,10 @@ class EmbeddedAirbyteRunner:
                     ),
                 )
                 committed = {plan.name: _state_to_commit(plan, outcome.states, previous) for plan in plans}
+                publishing = time.monotonic()
+                phases["read"] = publishing - reading
                 published = session.publish(committed)
+                phases["publish"] = time.monotonic() - publishing
         duration = time.monotonic() - started
         for stream, fields in outcome.undeclared_fields.items():
             self.log.warning(
@@ -155,13 +165,16 @@ class EmbeddedAirbyteRunner:
                 duration_seconds=duration,
                 sync_id=sync_id,
                 state=protocol.stream_state_value(committed[plan.name]),
+                phase_seconds=dict(phases),
             )
             for plan in plans
         ]
         total = sum(r.records_synced for r in results)
         self.log.info(
             f"{label}: sync {sync_id} published {total:,} records in {duration:.1f} s "
-            f"({total / max(duration, 1e-9):,.0f} records/s)"
+            f"({total / max(duration, 1e-9):,.0f} records/s; "
+            + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in phases.items())
+            + ")"
         )
         return results
 
@@ -173,25 +186,32 @@ class EmbeddedAirbyteRunner:
         workdir: Path,
         label: str,
     ) -> tuple[AirbyteConnector, Path, list[StreamPlan]]:
-        """Resolve (maybe install) the connector, validate the config, `check`, `discover` and plan each stream."""
+        """Resolve (maybe install) the connector, validate the config, `check`, `discover` and plan each stream.
+
+        `spec`, `check` and `discover` run at the same time: each is a separate connector process that
+        only reads the config, and each pays the connector's start-up (a Python CDK connector takes
+        1-3 s to import), which would otherwise be paid three times in a row before `read` starts.
+        Their answers are still judged in protocol order, so an invalid config is reported as such
+        (not as the failed check it also causes) and a failed check before anything `discover` says.
+        """
         command = resolve_connector(connection.local.connector, self.connectors_dir, self.log)
         connector = AirbyteConnector(command.argv, workdir=workdir, log=self.log, label=label)
         config_path = connector.write_json("config.json", config)
-        _validate_config(self._spec(connector, command.reference), config)
-        connector.check(config_path)
-        return connector, config_path, self._plans(connection, selected, connector.discover(config_path))
-
-    @staticmethod
-    def _spec(connector: AirbyteConnector, reference: str) -> dict[str, Any]:
-        """The connector's spec, asked once per process, as the Airbyte platform asks once per version.
-
-        A `python:` script may change between syncs while it is developed, so its spec is not kept.
-        """
-        if reference.startswith("python:"):
-            return connector.spec()
-        if reference not in _SPECS:
-            _SPECS[reference] = connector.spec()
-        return _SPECS[reference]
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix=f"setup {label}") as pool:
+            known_spec = _known_spec(command)
+            spec = pool.submit(connector.spec) if known_spec is None else None
+            check = pool.submit(connector.check, config_path)
+            discover = pool.submit(connector.discover, config_path)
+            try:
+                if spec is not None:
+                    known_spec = _remember_spec(command, spec.result())
+                _validate_config(known_spec or {}, config)
+                check.result()
+                discovered = discover.result()
+            except BaseException:
+                connector.cancel()  # the answers still running cannot change the outcome any more
+                raise
+        return connector, config_path, self._plans(connection, selected, discovered)
 
     # ---------------------------------------------------------------------------------------- steps
 
@@ -285,6 +305,27 @@ class EmbeddedAirbyteRunner:
             raise EmbeddedSyncError(
                 connection, None, f"destination {connection.destination}: {exc}", streams=names
             ) from exc
+
+
+def _known_spec(command: ConnectorCommand) -> dict[str, Any] | None:
+    """The spec of a connector version asked before, as the Airbyte platform asks once per version: in
+    this process, or (a pinned PyPI version) kept next to its install. A `python:` script may change
+    between syncs while it is developed: never kept."""
+    if command.reference.startswith("python:"):
+        return None
+    if command.reference not in _SPECS:
+        known = command.known_spec()
+        if known is None:
+            return None
+        _SPECS[command.reference] = known
+    return _SPECS[command.reference]
+
+
+def _remember_spec(command: ConnectorCommand, spec: dict[str, Any]) -> dict[str, Any]:
+    if not command.reference.startswith("python:"):
+        _SPECS[command.reference] = spec
+        command.remember_spec(spec)
+    return spec
 
 
 def _state_to_commit(

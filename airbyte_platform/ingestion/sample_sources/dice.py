@@ -12,14 +12,22 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
-import numpy as np
+from airbyte_platform.ingestion.sample_sources.lazy import numpy as np
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
-_BASE62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+_BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_DIGITS_OF_U64 = 11  # 62**11 > 2**64
-_SALESFORCE_CHECKSUM = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", dtype=np.uint8)
+_SALESFORCE_CHECKSUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+@cache
+def _ascii_table(characters: bytes) -> np.ndarray:
+    """A lookup table of ASCII codes, built on first use: nothing here touches numpy at import time
+    (see `lazy.py`)."""
+    return np.frombuffer(characters, dtype=np.uint8)
 
 
 def mix64(values: np.ndarray) -> np.ndarray:
@@ -89,8 +97,9 @@ def base62(values: np.ndarray, width: int, prefix: str = "") -> list[str]:
     text = np.empty((len(values), len(head) + width), dtype=np.uint8)
     text[:, : len(head)] = head
     remaining = values.astype(np.uint64)
+    digits = _ascii_table(_BASE62)
     for position in range(text.shape[1] - 1, len(head) - 1, -1):
-        text[:, position] = _BASE62[(remaining % np.uint64(62)).astype(np.intp)]
+        text[:, position] = digits[(remaining % np.uint64(62)).astype(np.intp)]
         remaining = remaining // np.uint64(62)
     return _rows_as_strings(text)
 
@@ -109,7 +118,7 @@ def salesforce_ids(key_prefix: str, index: np.ndarray) -> list[str]:
     fifteen = [f"{key_prefix}5g00{body}" for body in base62(index + 1, 8)]
     text = np.frombuffer("".join(fifteen).encode("ascii"), dtype=np.uint8).reshape(len(fifteen), 15)
     uppercase = ((text >= ord("A")) & (text <= ord("Z"))).reshape(len(fifteen), 3, 5)
-    checksum = _SALESFORCE_CHECKSUM[(uppercase * (1 << np.arange(5))).sum(axis=2)]
+    checksum = _ascii_table(_SALESFORCE_CHECKSUM)[(uppercase * (1 << np.arange(5))).sum(axis=2)]
     return [head + tail for head, tail in zip(fifteen, _rows_as_strings(checksum), strict=True)]
 
 

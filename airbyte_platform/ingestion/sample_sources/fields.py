@@ -24,8 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import orjson
+
+from airbyte_platform.ingestion.sample_sources.lazy import numpy as np
 
 JsonType = Literal["string", "integer", "number", "boolean", "object", "array"]
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-import numpy as np
 import orjson
 
 from airbyte_platform.ingestion.sample_sources.dice import Dice
 from airbyte_platform.ingestion.sample_sources.fields import Field, object_template, properties_schema
+from airbyte_platform.ingestion.sample_sources.lazy import numpy as np
 
 # Every record is stamped with this extraction time: wall-clock time would make output differ per run.
 EMITTED_AT_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z

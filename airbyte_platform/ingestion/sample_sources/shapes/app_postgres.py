@@ -8,10 +8,9 @@ stream holds that many times `records`) and its `total_amount` is the sum of its
 
 from __future__ import annotations
 
-import numpy as np
-
 from airbyte_platform.ingestion.sample_sources.dice import Dice
 from airbyte_platform.ingestion.sample_sources.fields import Field, json_bools, nullable, quoted
+from airbyte_platform.ingestion.sample_sources.lazy import numpy as np
 from airbyte_platform.ingestion.sample_sources.shapes.common import people, places, timeline
 from airbyte_platform.ingestion.sample_sources.streams import Columns, IsoCursor, SampleStream, Shape
 

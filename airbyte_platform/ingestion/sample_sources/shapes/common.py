@@ -2,27 +2,55 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-
-import numpy as np
+from dataclasses import dataclass
+from functools import cache, cached_property
 
 from airbyte_platform.ingestion.sample_sources import vocabulary
 from airbyte_platform.ingestion.sample_sources.dice import Dice
+from airbyte_platform.ingestion.sample_sources.lazy import numpy as np
 
 DAY_SECONDS = 86_400
 
-_FIRST = np.asarray(vocabulary.FIRST_NAMES, dtype=object)
-_LAST = np.asarray(vocabulary.LAST_NAMES, dtype=object)
-_FIRST_LOWER = np.asarray([n.lower() for n in vocabulary.FIRST_NAMES], dtype=object)
-_LAST_LOWER = np.asarray([n.lower() for n in vocabulary.LAST_NAMES], dtype=object)
-_DOMAINS = np.asarray(vocabulary.EMAIL_DOMAINS, dtype=object)
-_CITY = np.asarray([c[0] for c in vocabulary.CITIES], dtype=object)
-_COUNTRY = np.asarray([c[1] for c in vocabulary.CITIES], dtype=object)
 _STATE = [c[2] for c in vocabulary.CITIES]
-_HAS_STATE = np.array([state is not None for state in _STATE])
-_COMPANY = np.asarray(vocabulary.COMPANY_WORDS, dtype=object)
-_SUFFIX = np.asarray(vocabulary.COMPANY_SUFFIXES, dtype=object)
-_STREETS = np.asarray(vocabulary.STREETS, dtype=object)
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The vocabularies as numpy object arrays, for fancy indexing by per-record picks."""
+
+    first: np.ndarray
+    last: np.ndarray
+    first_lower: np.ndarray
+    last_lower: np.ndarray
+    domains: np.ndarray
+    city: np.ndarray
+    country: np.ndarray
+    has_state: np.ndarray
+    company: np.ndarray
+    suffix: np.ndarray
+    streets: np.ndarray
+
+
+@cache
+def _words() -> _Words:
+    """Built on first use, not at import: `spec`/`check`/`discover` never load numpy (see `lazy.py`)."""
+
+    def texts(values: list[str] | tuple[str, ...]) -> np.ndarray:
+        return np.asarray(values, dtype=object)
+
+    return _Words(
+        first=texts(vocabulary.FIRST_NAMES),
+        last=texts(vocabulary.LAST_NAMES),
+        first_lower=texts([n.lower() for n in vocabulary.FIRST_NAMES]),
+        last_lower=texts([n.lower() for n in vocabulary.LAST_NAMES]),
+        domains=texts(vocabulary.EMAIL_DOMAINS),
+        city=texts([c[0] for c in vocabulary.CITIES]),
+        country=texts([c[1] for c in vocabulary.CITIES]),
+        has_state=np.array([state is not None for state in _STATE]),
+        company=texts(vocabulary.COMPANY_WORDS),
+        suffix=texts(vocabulary.COMPANY_SUFFIXES),
+        streets=texts(vocabulary.STREETS),
+    )
 
 
 def timeline(dice: Dice, *, base: int, step: int, window: tuple[float, float], purpose: str) -> np.ndarray:
@@ -46,19 +74,19 @@ class People:
 
     @cached_property
     def _first(self) -> np.ndarray:
-        return self.dice.pick_index(f"{self.kind}/first", len(_FIRST))
+        return self.dice.pick_index(f"{self.kind}/first", len(_words().first))
 
     @cached_property
     def _last(self) -> np.ndarray:
-        return self.dice.pick_index(f"{self.kind}/last", len(_LAST))
+        return self.dice.pick_index(f"{self.kind}/last", len(_words().last))
 
     @cached_property
     def first(self) -> np.ndarray:
-        return _FIRST[self._first]
+        return _words().first[self._first]
 
     @cached_property
     def last(self) -> np.ndarray:
-        return _LAST[self._last]
+        return _words().last[self._last]
 
     @cached_property
     def name(self) -> np.ndarray:
@@ -66,9 +94,10 @@ class People:
 
     @cached_property
     def email(self) -> np.ndarray:
-        domain = _DOMAINS[self.dice.pick_index(f"{self.kind}/domain", len(_DOMAINS))]
+        words = _words()
+        domain = words.domains[self.dice.pick_index(f"{self.kind}/domain", len(words.domains))]
         number = self.dice.index.astype(str).astype(object)
-        return _FIRST_LOWER[self._first] + "." + _LAST_LOWER[self._last] + number + "@" + domain
+        return words.first_lower[self._first] + "." + words.last_lower[self._last] + number + "@" + domain
 
     @cached_property
     def has_phone(self) -> np.ndarray:
@@ -85,8 +114,9 @@ def people(dice: Dice, kind: str) -> People:
 
 
 def company_names(dice: Dice, kind: str) -> np.ndarray:
-    word = _COMPANY[dice.pick_index(f"{kind}/word", len(_COMPANY))]
-    suffix = _SUFFIX[dice.pick_index(f"{kind}/suffix", len(_SUFFIX))]
+    words = _words()
+    word = words.company[dice.pick_index(f"{kind}/word", len(words.company))]
+    suffix = words.suffix[dice.pick_index(f"{kind}/suffix", len(words.suffix))]
     return word + " " + suffix + " " + (dice.index + 1).astype(str).astype(object)
 
 
@@ -103,15 +133,15 @@ class Places:
 
     @cached_property
     def _which(self) -> np.ndarray:
-        return self.dice.pick_index(f"{self.kind}/city", len(_CITY))
+        return self.dice.pick_index(f"{self.kind}/city", len(_words().city))
 
     @cached_property
     def city(self) -> np.ndarray:
-        return _CITY[self._which]
+        return _words().city[self._which]
 
     @cached_property
     def country(self) -> np.ndarray:
-        return _COUNTRY[self._which]
+        return _words().country[self._which]
 
     @cached_property
     def state(self) -> list[str | None]:
@@ -119,12 +149,13 @@ class Places:
 
     @cached_property
     def has_state(self) -> np.ndarray:
-        return _HAS_STATE[self._which]
+        return _words().has_state[self._which]
 
     @cached_property
     def line1(self) -> np.ndarray:
         number = self.dice.integers(f"{self.kind}/street_number", 1, 999).astype(str).astype(object)
-        return number + " " + _STREETS[self.dice.pick_index(f"{self.kind}/street", len(_STREETS))]
+        streets = _words().streets
+        return number + " " + streets[self.dice.pick_index(f"{self.kind}/street", len(streets))]
 
     @cached_property
     def postal_code(self) -> np.ndarray:

@@ -8,10 +8,9 @@ with that contact's company, so deal -> contact -> company joins agree.
 
 from __future__ import annotations
 
-import numpy as np
-
 from airbyte_platform.ingestion.sample_sources.dice import Dice
 from airbyte_platform.ingestion.sample_sources.fields import Field, json_bools, nullable, quoted
+from airbyte_platform.ingestion.sample_sources.lazy import numpy as np
 from airbyte_platform.ingestion.sample_sources.shapes.common import (
     company_names,
     domains,

@@ -8,10 +8,9 @@ a contact created before it and at that contact's account.
 
 from __future__ import annotations
 
-import numpy as np
-
 from airbyte_platform.ingestion.sample_sources.dice import Dice, salesforce_ids
 from airbyte_platform.ingestion.sample_sources.fields import Field, json_bools, nullable, quoted
+from airbyte_platform.ingestion.sample_sources.lazy import numpy as np
 from airbyte_platform.ingestion.sample_sources.shapes.common import company_names, people, places, timeline
 from airbyte_platform.ingestion.sample_sources.streams import Columns, IsoCursor, SampleStream, Shape
 from airbyte_platform.ingestion.sample_sources.vocabulary import INDUSTRIES, JOB_TITLES, PRODUCT_NAMES

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
-
-import numpy as np
 
 from airbyte_platform.ingestion.sample_sources.dice import Dice, random_ids
 from airbyte_platform.ingestion.sample_sources.fields import Field, json_bools, json_text, nullable
+from airbyte_platform.ingestion.sample_sources.lazy import numpy as np
 from airbyte_platform.ingestion.sample_sources.shapes.common import DAY_SECONDS, people, places, timeline
 from airbyte_platform.ingestion.sample_sources.streams import Columns, SampleStream, Shape, UnixSecondsCursor
 from airbyte_platform.ingestion.sample_sources.vocabulary import PRODUCT_NAMES
@@ -24,7 +25,7 @@ STEP = 60  # seconds between consecutive records of a stream, on average
 REFUND_EVERY, REFUND_OFFSET = 10, 3  # charges 3, 13, 23, ... are refunded
 REFUND_DELAY = 3 * DAY_SECONDS  # plus up to REFUND_EVERY * STEP * 0.8: refunds stay in charge order
 PERIOD = 30 * DAY_SECONDS
-PLAN_AMOUNTS = np.array([900, 2_900, 9_900, 49_900])
+PLAN_AMOUNTS = (900, 2_900, 9_900, 49_900)
 CURRENCIES, CURRENCY_WEIGHTS = ("usd", "eur", "gbp", "cad"), (70, 15, 10, 5)
 INVOICE_STATUSES, INVOICE_WEIGHTS = ("paid", "open", "void", "uncollectible", "draft"), (80, 8, 4, 3, 5)
 SUBSCRIPTION_STATUSES, SUBSCRIPTION_WEIGHTS = (
@@ -119,7 +120,7 @@ def invoice_amounts(dice: Dice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     billed = dice.chance("invoice/subscription_billed", 0.7)
     subtotal = np.where(
         billed,
-        PLAN_AMOUNTS[plan_index(dice)] * subscription_quantity(dice),
+        _plan_amounts()[plan_index(dice)] * subscription_quantity(dice),
         dice.integers("invoice/manual_amount", 500, 200_000),
     )
     taxed = dice.chance("invoice/taxed", 0.5)
@@ -187,10 +188,30 @@ def _card(brand: str, funding: str, exp_month: int, exp_year: int) -> dict[str, 
     return {"card": card, "type": "card"}
 
 
-OUTCOMES = _variants(_outcome, (False, True), range(100))
-CARDS = _variants(_card, CARD_BRANDS, CARD_FUNDING, range(1, 13), CARD_EXP_YEARS)
-FAILURE_CODES = np.asarray([*json_text(FAILURES), "null"], dtype=object)
-FAILURE_MESSAGES = np.asarray([*json_text(FAILURES.values()), "null"], dtype=object)
+@dataclass(frozen=True)
+class _ChargeTables:
+    """JSON text of a charge's few-valued objects, indexed by per-record picks."""
+
+    outcomes: np.ndarray  # by failed * 100 + risk score
+    cards: np.ndarray  # by ((brand * funding) * 12 + month) * years + year
+    failure_codes: np.ndarray  # by failure (len(FAILURES): none)
+    failure_messages: np.ndarray
+
+
+@cache
+def _charge_tables() -> _ChargeTables:
+    """Built on first use, not at import: `spec`/`check`/`discover` never load numpy (see `lazy.py`)."""
+    return _ChargeTables(
+        outcomes=_variants(_outcome, (False, True), range(100)),
+        cards=_variants(_card, CARD_BRANDS, CARD_FUNDING, range(1, 13), CARD_EXP_YEARS),
+        failure_codes=np.asarray([*json_text(FAILURES), "null"], dtype=object),
+        failure_messages=np.asarray([*json_text(FAILURES.values()), "null"], dtype=object),
+    )
+
+
+@cache
+def _plan_amounts() -> np.ndarray:
+    return np.array(PLAN_AMOUNTS)
 
 
 # ------------------------------------------------------------------------------------------ customers
@@ -291,6 +312,7 @@ def _charge_columns(dice: Dice, created: np.ndarray) -> Columns:
         + dice.pick_index("charge/funding", len(CARD_FUNDING), (60, 37, 3))
     ) * 12 * len(CARD_EXP_YEARS) + dice.integers("charge/expiry", 0, 12 * len(CARD_EXP_YEARS))
     paid_json = json_bools(paid)
+    tables = _charge_tables()
     return {
         "id": random_ids("ch_", dice, "charge/id"),
         "amount": amount.tolist(),
@@ -306,14 +328,14 @@ def _charge_columns(dice: Dice, created: np.ndarray) -> Columns:
         "customer": customer_ids(customer),
         "description": nullable(np.full(count, "Payment for Invoice", dtype=object), pays_invoice),
         "disputed": json_bools(paid & dice.chance("charge/disputed", 0.005)),
-        "failure_code": FAILURE_CODES[failure].tolist(),
-        "failure_message": FAILURE_MESSAGES[failure].tolist(),
+        "failure_code": tables.failure_codes[failure].tolist(),
+        "failure_message": tables.failure_messages[failure].tolist(),
         "invoice": nullable(random_ids("in_", dice, "invoice/id"), pays_invoice),
-        "outcome": OUTCOMES[failed * 100 + dice.integers("charge/risk", 0, 100)].tolist(),
+        "outcome": tables.outcomes[failed * 100 + dice.integers("charge/risk", 0, 100)].tolist(),
         "paid": paid_json,
         "payment_intent": random_ids("pi_", dice, "charge/payment_intent"),
         "payment_method": random_ids("pm_", dice, "charge/payment_method"),
-        "payment_method_details": CARDS[card].tolist(),
+        "payment_method_details": tables.cards[card].tolist(),
         "receipt_email": email,
         "receipt_url": nullable(
             random_ids("https://pay.stripe.com/receipts/sample/ch_", dice, "charge/id"), paid
@@ -551,7 +573,7 @@ def _subscription_columns(dice: Dice, created: np.ndarray) -> Columns:
         "ended_at": nullable(ended, canceled, quoted=False),
         "latest_invoice": random_ids("in_", dice, "invoice/id"),
         "plan_id": np.asarray(price_ids, dtype=object)[plan].tolist(),
-        "plan_amount": PLAN_AMOUNTS[plan].tolist(),
+        "plan_amount": _plan_amounts()[plan].tolist(),
         "plan_currency": customer_currency(customer).tolist(),
         "plan_nickname": np.asarray(PRODUCT_NAMES, dtype=object)[plan].tolist(),
         "plan_product": np.asarray(product_ids, dtype=object)[plan].tolist(),
