@@ -58,7 +58,8 @@ def test_syncs_to_s3_publish_and_increment_without_duplicates(fake_connection, s
     manifest = read_manifest(location)
     assert manifest is not None and manifest["state"]["stream"]["stream_state"] == {"cursor": 100}
     prefix = location.removeprefix(f"s3://{BUCKET}/")
-    assert {f"{prefix}/_manifest.json", *(f"{prefix}/{name}" for name in manifest["files"])} <= _objects(prefix)
+    published = {f"{prefix}/_manifest.json", *(f"{prefix}/{name}" for name in manifest["files"])}
+    assert published <= _objects(prefix)
 
     [second] = s3_runner.sync(connection, config={"records": 130})
     assert (second.records_synced, second.total_rows) == (30, 130)
