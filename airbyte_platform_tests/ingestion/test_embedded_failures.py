@@ -8,6 +8,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -227,3 +228,42 @@ def test_unreachable_or_missing_postgres_is_reported(fake_connection, tmp_path, 
     )
     with pytest.raises(EmbeddedSyncError, match="cannot connect to the destination PostgreSQL"):
         unreachable.sync(connection)
+
+
+def test_destination_connection_lost_mid_sync_fails_clearly_and_loses_nothing(
+    fake_connection, pg_runner, pg, postgres_dsn
+):
+    # The destination fails while the connector is still reading: the error reaches the sync (from the
+    # background writer), the connector is stopped, and the published rows and state are untouched.
+    connection = fake_connection("postgres", streams=(ITEMS,))
+    pg_runner.sync(connection)
+    before = _snapshot(pg_runner, connection, pg, postgres_dsn)
+    failure: list[BaseException] = []
+
+    def sync() -> None:
+        try:
+            pg_runner.sync(connection, config={"records": 20_000, "delay": 0.0005, "state_every": 500})
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=sync)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while _staged_data(pg_runner, connection, pg) == 0:
+        assert worker.is_alive(), failure
+        assert time.monotonic() < deadline, "the sync staged nothing within 60 s"
+        time.sleep(0.05)
+    terminated = pg.execute(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+    ).fetchone()[0]
+    worker.join(timeout=60)
+
+    assert terminated >= 1 and not worker.is_alive()
+    assert len(failure) == 1 and isinstance(failure[0], EmbeddedSyncError), failure
+    message = str(failure[0])
+    assert f"connection {connection.name!r}" in message and "destination postgres" in message
+    assert "terminating connection" in message  # PostgreSQL's own reason, not a generic failure
+    assert _snapshot(pg_runner, connection, pg, postgres_dsn) == before
+    [result] = pg_runner.sync(connection, config={"records": 150})
+    assert (result.records_synced, result.total_rows) == (50, 150)
