@@ -255,7 +255,7 @@ def test_destination_connection_lost_mid_sync_fails_clearly_and_loses_nothing(
         time.sleep(0.05)
     terminated = pg.execute(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        "WHERE datname = current_database() AND application_name = 'airbyte_platform sync'"
     ).fetchone()[0]
     worker.join(timeout=60)
 
