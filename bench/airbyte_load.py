@@ -35,8 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results_file import merge_results
+
 BENCH_DIR = Path(__file__).resolve().parent
-RESULTS = BENCH_DIR / "results.json"
 WARM_RUNS = 3
 TARGET_CONNECTIONS = 1000  # the size at which the issue states the HTTP-call target
 PAGE_SIZE = 100  # the public API's maximum `limit` (shared/airbyte/public-api.openapi.yaml)
@@ -239,12 +240,6 @@ def main() -> int:
         merge_results("airbyte_load", figures)
     print_table(figures)
     return 0
-
-
-def merge_results(key: str, figures: dict[str, Any]) -> None:
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[key] = figures
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def print_table(figures: dict[str, Any]) -> None:

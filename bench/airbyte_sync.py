@@ -46,11 +46,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results_file import merge_results
+
 from airbyte_platform_tests.airbyte_server.fake_airbyte.clock import ScaledClock
 from airbyte_platform_tests.airbyte_server.fake_airbyte.process import PASSWORD, USERNAME, FakeAirbyteProcess
 
 BENCH_DIR = Path(__file__).resolve().parent
-RESULTS = BENCH_DIR / "results.json"
 
 SHORT_JOB_SECONDS = 5.0
 SHORT_REPEATS = 5
@@ -331,12 +332,6 @@ def main() -> int:
         merge_results("airbyte_sync", figures)
     print_table(figures)
     return 0
-
-
-def merge_results(key: str, figures: dict[str, Any]) -> None:
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[key] = figures
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def print_table(figures: dict[str, Any]) -> None:

@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from results_file import RESULTS, merge_results
+
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))  # runnable as a plain script from any directory
 
@@ -50,7 +52,6 @@ from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner  # 
 from airbyte_platform.settings import get_settings  # noqa: E402
 
 BENCH_DIR = PROJECT / "bench"
-RESULTS = BENCH_DIR / "results.json"
 BENCH_HOME = PROJECT / ".local" / "bench"
 PYAIRBYTE_VENV = BENCH_HOME / "pyairbyte-venv"
 PYAIRBYTE_REQUIREMENT = "airbyte==0.71.3"
@@ -346,15 +347,6 @@ def markdown(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_results(figures: dict[str, Any]) -> None:
-    """Read-merge-write: other benchmarks own the other keys of results.json."""
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["embedded_sync"] = figures
-    temporary = RESULTS.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(results, indent=2) + "\n")
-    temporary.replace(RESULTS)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000, help="records of the sample Stripe run")
@@ -400,7 +392,7 @@ def main() -> int:
     print()
     print(markdown(figures))
     if not (args.quick or args.no_write):
-        write_results(figures)
+        merge_results("embedded_sync", figures)
         print(f"\nwrote {RESULTS.relative_to(PROJECT)} (embedded_sync)")
     return 0
 

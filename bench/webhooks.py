@@ -39,10 +39,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results_file import RESULTS, merge_results
+
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))  # runnable as a plain script from any directory
 
-RESULTS = PROJECT / "bench" / "results.json"
 SECRET = "whsec_bench_only"
 TARGETS = {"accepted_per_s": 1000, "p99_ms": 50, "ratio": 1 / 3}
 
@@ -355,10 +356,7 @@ def main() -> int:
         f"max {latency['max_s']} s | |"
     )
     if not args.quick:
-        # Read just before writing: only this benchmark's key changes, the others' figures stay.
-        results = json.loads(args.results.read_text()) if args.results.exists() else {}
-        results["webhooks"] = figures
-        args.results.write_text(json.dumps(results, indent=2) + "\n")
+        merge_results("webhooks", figures, args.results)
         print(f"\nwrote the webhooks key of {args.results}")
     return 0
 

@@ -13,7 +13,10 @@ def _run(tmp_path: Path, code: str) -> tuple[list[bytes], str, int]:
     with ConnectorProcess(
         [sys.executable, "-c", code], cwd=tmp_path, log=logging.getLogger("t"), label="t"
     ) as process:
-        lines = list(process.lines())
+        lines: list[bytes] = []
+        for block in process.blocks():
+            lines += bytes(block.lines).split(b"\n")[:-1]  # every block ends with a newline
+            block.release()
         code_ = process.wait()
         return lines, process.stderr_tail(), code_
 

@@ -27,6 +27,7 @@ from airbyte_platform.transforms.databricks.runners import TRANSFORM_SCRIPT, Dat
 from airbyte_platform.transforms.resources import build_transform_resources
 from airbyte_platform_tests.transforms.fake_databricks import RUNNING, SUCCESS, FakeDatabricks, failed
 from airbyte_platform_tests.transforms.prod_support import CLUSTER_ID, ProdSettings, failure_text
+from airbyte_platform_tests.transforms.stripe_rows import CHARGES, REFUNDS
 
 
 @pytest.fixture
@@ -125,35 +126,6 @@ def test_an_unknown_cluster_names_the_cluster_variable(
     )
     assert "Cluster 0000-gone does not exist" in text and "DATABRICKS_CLUSTER_ID" in text
     assert not fake_databricks.calls("POST", "/api/2.2/jobs/runs/submit")
-
-
-CHARGES = [
-    {
-        "id": "ch_1",
-        "customer": "cus_1",
-        "currency": "USD",
-        "amount": 1000,
-        "status": "succeeded",
-        "created": 86_400,
-    },
-    {
-        "id": "ch_2",
-        "customer": "cus_1",
-        "currency": "usd",
-        "amount": 500,
-        "status": "failed",
-        "created": 86_400,
-    },
-    {
-        "id": "ch_3",
-        "customer": "cus_2",
-        "currency": "eur",
-        "amount": 700,
-        "status": "succeeded",
-        "created": 172_800,
-    },
-]
-REFUNDS = [{"id": "re_1", "charge": "ch_1", "amount": 300, "status": "succeeded", "created": 90_000}]
 
 
 @pytest.mark.xdist_group("spark")

@@ -15,15 +15,13 @@ showed, without reading the file or calling Airbyte.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.definitions_load_context import StateBackedDefinitionsLoader
 
+from airbyte_platform.gc_pause import paused_cyclic_gc
 from airbyte_platform.ingestion.airbyte_server.assets import (
     declared_assets,
     discovered_assets,
@@ -113,26 +111,9 @@ def refresh_snapshot(
     return snapshot
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: for building definitions, which frees almost nothing.
-
-    The build allocates ~100k long-lived objects at 1,000 connections; each time they grow the heap
-    by a quarter, a full collection walks every object of the process (~0.1 s each, twice per
-    build). Collections resume afterwards; the state is restored, not forced on.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def build_airbyte_defs(settings: Settings, snapshot: WorkspaceSnapshot | None) -> dg.Definitions:
-    with _gc_paused():
+    # Collector passes during the build free nothing and re-walk every object (~0.2 s at 10k assets).
+    with paused_cyclic_gc():
         return _build_airbyte_defs(settings, snapshot)
 
 

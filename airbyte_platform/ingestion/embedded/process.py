@@ -122,14 +122,6 @@ class ConnectorProcess:
         assert self._process is not None and self._process.stdout is not None
         return self._process.stdout
 
-    def lines(self) -> Iterator[bytes]:
-        """stdout, line by line (without the newline)."""
-        for block in self.blocks():
-            lines = bytes(block.lines).split(b"\n")
-            block.release()
-            lines.pop()  # empty: every block ends with a newline
-            yield from lines
-
     def blocks(self) -> Iterator[Block]:
         """stdout in blocks of whole lines, read ahead by a thread; call `release()` on each when done.
 
