@@ -1,7 +1,14 @@
-"""`make dev`: the Dagster UI (`dagster dev`) with the webhook receiver beside it.
+"""`make dev`: the production topology in miniature, until Ctrl-C.
 
-Both run until Ctrl-C (or SIGTERM); when either exits, the other is stopped too, so no orphan
-receiver keeps the port and no UI runs without its receiver.
+- PostgreSQL (pgserver, under the platform home): Dagster's run, event and schedule storage, the
+  webhook inbox and the analytics database (local_services/instance.py writes $DAGSTER_HOME/dagster.yaml);
+- `dagster dev`: the webserver (the UI), the daemon (sensors, schedules, the run queue) and a gRPC
+  code server, as separate processes; each run in a process of its own;
+- the webhook receiver.
+
+When any child exits the others are stopped too, so no orphan receiver keeps the port and no UI
+runs without its receiver; then every local PostgreSQL under the home is stopped (the storage,
+and the servers that runs started, such as the CDC stand-in).
 
 Each child runs in its own session, so a Ctrl-C in the terminal reaches only this supervisor,
 which then interrupts each child exactly once: a second SIGINT makes `dagster dev` cut its own
@@ -26,6 +33,8 @@ from types import FrameType
 
 import requests
 
+from airbyte_platform.local_services.instance import dagster_home_from, prepare_local_instance
+from airbyte_platform.local_services.postgres import stop_local_postgres_under
 from airbyte_platform.settings import PROJECT_ROOT, get_settings
 
 STOP_TIMEOUT_SECONDS = 20.0
@@ -50,10 +59,11 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _start(child: Child, cwd: Path) -> subprocess.Popen[bytes]:
+def _start(child: Child, cwd: Path, env: dict[str, str] | None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         list(child.command),
         cwd=cwd,
+        env=env,
         start_new_session=True,  # our Ctrl-C is not theirs: they get exactly one SIGINT, from us
         preexec_fn=_die_with_parent,  # runs between fork and exec; this process has no other threads
     )
@@ -81,6 +91,7 @@ def supervise(
     ready: Callable[[], bool] | None = None,
     ready_message: str = "",
     stop_timeout: float = STOP_TIMEOUT_SECONDS,
+    env: dict[str, str] | None = None,
 ) -> int:
     """Run `children` until one exits or we are told to stop; then stop the rest. Returns an exit code.
 
@@ -97,7 +108,7 @@ def supervise(
     reason, code = "", 0
     try:
         for child in children:
-            processes[child.name] = _start(child, cwd)
+            processes[child.name] = _start(child, cwd, env)
         announced = ready is None
         started = time.monotonic()
         while True:
@@ -141,24 +152,50 @@ def _healthy(url: str) -> Callable[[], bool]:
     return check
 
 
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
 def main() -> int:
     settings = get_settings()
-    webhooks = settings.webhooks
+    webhooks, ui = settings.webhooks, settings.instance
     assert webhooks is not None
-    probe_host = "127.0.0.1" if webhooks.host in ("0.0.0.0", "::") else webhooks.host
+    print("Starting PostgreSQL (Dagster storage, webhook inbox, analytics)…", flush=True)
+    instance = prepare_local_instance(settings, dagster_home_from())
+    env = {**os.environ, **instance.child_environment()}
+    # Launching a run asks the code server to start the run's process; on a loaded 2-core machine
+    # that took longer than Dagster's 60 s gRPC default and the queue dropped the run as failed.
+    env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "180")
     children = [
         Child("webhook receiver", [sys.executable, "-m", "airbyte_platform.events.receiver"]),
         Child(
             "dagster dev",
-            [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")],
+            [
+                *(sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")),
+                *("--host", ui.webserver_host, "--port", str(ui.webserver_port), "--log-level", "warning"),
+            ],
         ),
     ]
-    return supervise(
-        children,
-        ready=_healthy(f"http://{probe_host}:{webhooks.port}/health"),
-        ready_message=f"Webhook receiver on http://{webhooks.host}:{webhooks.port} (ready); "
-        "Dagster UI on http://127.0.0.1:3000 once dagster dev reports it is serving",
-    )
+    receiver_url = f"http://{_loopback(webhooks.host)}:{webhooks.port}"
+    ui_url = f"http://{_loopback(ui.webserver_host)}:{ui.webserver_port}"
+    healthy = (_healthy(f"{receiver_url}/health"), _healthy(f"{ui_url}/server_info"))
+    try:
+        return supervise(
+            children,
+            ready=lambda: all(check() for check in healthy),
+            ready_message=(
+                f"\nDagster UI        {ui_url}\n"
+                f"webhook receiver  {receiver_url}  (POST /webhooks/stripe, /webhooks/airbyte/<token>, "
+                "/webhooks/trigger)\n"
+                f"instance          {instance.dagster_home}/dagster.yaml (PostgreSQL storage, queued runs)\n"
+                "Ctrl-C stops everything."
+            ),
+            env=env,
+        )
+    finally:
+        stopped = stop_local_postgres_under(settings.home)
+        if stopped:
+            print(f"stopped {len(stopped)} local PostgreSQL server(s)", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

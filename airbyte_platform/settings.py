@@ -120,6 +120,17 @@ class CdcSettings:
 
 
 @dataclass(frozen=True)
+class InstanceSettings:
+    """The Dagster instance of `make dev` and `make demo` (in Kubernetes the Helm values set the same)."""
+
+    webserver_host: str
+    webserver_port: int
+    max_concurrent_runs: int  # the run queue
+    # Runs tagged airbyte/sync that may run at once: the total that protects Airbyte's workers.
+    max_concurrent_sync_runs: int
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Mode
     home: Path
@@ -131,6 +142,11 @@ class Settings:
     snowflake: SnowflakeSettings | None = None
     webhooks: WebhookSettings | None = None
     cdc: CdcSettings | None = None
+    instance: InstanceSettings = field(
+        default_factory=lambda: InstanceSettings(
+            "127.0.0.1", 3000, max_concurrent_runs=4, max_concurrent_sync_runs=4
+        )
+    )
     connectors_dir: Path = PROJECT_ROOT / ".local" / "connectors"
 
     @property
@@ -262,6 +278,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
         or 256 * 1024 * 1024,
     )
+    instance = InstanceSettings(
+        webserver_host=env.get("DAGSTER_WEBSERVER_HOST") or "127.0.0.1",
+        webserver_port=env.integer("DAGSTER_WEBSERVER_PORT", 3000, "port of the Dagster UI", minimum=1)
+        or 3000,
+        max_concurrent_runs=env.integer(
+            "DAGSTER_MAX_CONCURRENT_RUNS", 4, "runs the queue lets run at once", minimum=1
+        )
+        or 4,
+        max_concurrent_sync_runs=env.integer(
+            "AIRBYTE_MAX_CONCURRENT_SYNC_RUNS", 4, "runs with Airbyte syncs that may run at once", minimum=1
+        )
+        or 4,
+    )
     postgres_dsn_var = env.secret_var(
         "ANALYTICS_POSTGRES_DSN", "the PostgreSQL that Airbyte writes to (data checks read it)", required=prod
     )
@@ -279,6 +308,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         snowflake=snowflake,
         webhooks=webhooks,
         cdc=cdc,
+        instance=instance,
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
     )
 

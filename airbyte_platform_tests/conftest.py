@@ -12,3 +12,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite airbyte_platform_tests/snapshots/* from the current definitions (a deliberate rename)",
     )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Local PostgreSQL servers outlive the process that starts them (run processes share them);
+    # a test session stops the ones it started, so a green run leaves no server behind.
+    # (Servers started by the processes of an end-to-end test are stopped by that test's fixture.)
+    from airbyte_platform.local_services.postgres import stop_servers_started_here
+
+    stop_servers_started_here()

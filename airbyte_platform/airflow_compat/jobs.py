@@ -7,8 +7,41 @@ from collections.abc import Iterable
 import dagster as dg
 
 from airbyte_platform.airflow_compat.dags import DAGS, DagSpec
+from airbyte_platform.events.routes import AIRBYTE_EVENT_DRIVEN_SYNC
 from airbyte_platform.ingestion.catalog import connection_named
+from airbyte_platform.ingestion.sync_ops import RUN_CONFIG_KEY, SyncOp, resolve_connection
 from airbyte_platform.settings import Settings
+
+# Runs that sync carry this tag; the run queue limits how many run at once (dagster.yaml
+# `run_queue.tag_concurrency_limits`), the total that protects Airbyte's workers.
+SYNC_RUN_TAG = "airbyte/sync"
+
+
+def connection_run_config(ops: list[SyncOp]) -> dg.ConfigMapping:
+    """`{"connection_id": ...}` (the DAG's conf) as the job's whole run config, in the launchpad too.
+
+    An id or a declared connection's name; every sync op of the run gets it and all but that
+    connection's op skip themselves. Without it, every connection of the job syncs.
+    """
+
+    def to_op_config(config: dict[str, str]) -> dict[str, object]:
+        wanted = config.get(RUN_CONFIG_KEY)
+        if not wanted:
+            return {}
+        target = resolve_connection(ops, wanted)  # an unknown id fails the launch, naming the known ones
+        return {"ops": {op.op_name: {"config": {RUN_CONFIG_KEY: target.connection_id}} for op in ops}}
+
+    return dg.ConfigMapping(
+        config_fn=to_op_config,
+        config_schema={
+            RUN_CONFIG_KEY: dg.Field(
+                str,
+                is_required=False,
+                description="The Airbyte connection to sync: its id, or a declared connection's name "
+                "(e.g. stripe_to_postgres). Leave it out to sync every connection.",
+            )
+        },
+    )
 
 
 def _checks_only_selection(dag: DagSpec, check_keys: Iterable[dg.AssetCheckKey]) -> dg.AssetSelection:
@@ -26,29 +59,41 @@ def _checks_only_selection(dag: DagSpec, check_keys: Iterable[dg.AssetCheckKey])
     return dg.AssetSelection.checks(*sorted(selected, key=lambda k: (k.asset_key.to_user_string(), k.name)))
 
 
+def _selection(dag: DagSpec, ops: list[SyncOp]) -> dg.AssetSelection:
+    if dag.dag_id == AIRBYTE_EVENT_DRIVEN_SYNC:
+        # Any connection of the workspace, declared or discovered: the run config picks one.
+        return dg.AssetSelection.assets(*(key for op in ops for key in op.keys))
+    named = dg.AssetSelection.assets(*dag.asset_keys)
+    # And what those assets read, one level up: a job never reads a table it did not sync
+    # (multi_source_analytics' tables read Salesforce streams that no task of the DAG names).
+    return named | named.upstream(depth=1, include_self=False)
+
+
 def build_airflow_jobs(
-    settings: Settings, check_keys: Iterable[dg.AssetCheckKey]
+    settings: Settings, check_keys: Iterable[dg.AssetCheckKey], ops: Iterable[SyncOp] = ()
 ) -> tuple[list[dg.UnresolvedAssetJobDefinition], list[dg.ScheduleDefinition]]:
     """One job per documented DAG id, and a schedule where the DAG had one.
 
     `check_keys`: every asset check defined in the code location, so checks-only DAGs
     (postgres_cdc_replication) select the checks that exist rather than guessing their assets.
+    `ops`: every sync op, declared and discovered (`airbyte_event_driven_sync` takes any of them).
     """
-    check_keys = list(check_keys)
+    check_keys, ops = list(check_keys), list(ops)
     jobs: list[dg.UnresolvedAssetJobDefinition] = []
     schedules: list[dg.ScheduleDefinition] = []
     for dag in DAGS:
-        selection = (
-            _checks_only_selection(dag, check_keys)
-            if dag.checks_only
-            else dg.AssetSelection.assets(*dag.asset_keys)
-        )
+        selection = _checks_only_selection(dag, check_keys) if dag.checks_only else _selection(dag, ops)
         job = dg.define_asset_job(
             name=dag.dag_id,
             selection=selection,
             description=f"{dag.description} (Airflow DAG `{dag.dag_id}`; tasks: {', '.join(dag.tasks)})",
-            tags={"airflow/dag_id": dag.dag_id, **dag.tags},
+            tags={
+                "airflow/dag_id": dag.dag_id,
+                **({} if dag.checks_only else {SYNC_RUN_TAG: "true"}),
+                **dag.tags,
+            },
             op_retry_policy=dag.retry_policy,
+            config=connection_run_config(ops) if dag.dag_id == AIRBYTE_EVENT_DRIVEN_SYNC else None,
         )
         jobs.append(job)
         if dag.schedule:

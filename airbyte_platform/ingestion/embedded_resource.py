@@ -10,15 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
 
 from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
 from airbyte_platform.ingestion.destinations import DestinationsResource
-from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner, StreamSyncResult
 from airbyte_platform.quality.min_records import min_records_result
+
+if TYPE_CHECKING:
+    # The runner (DuckDB, pyarrow, numpy) is imported by the sync step that uses it, not by every
+    # process that loads the code location.
+    from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner, StreamSyncResult
 
 
 class EmbeddedAirbyteResource(dg.ConfigurableResource):
@@ -32,6 +36,8 @@ class EmbeddedAirbyteResource(dg.ConfigurableResource):
     )
 
     def runner(self, log: logging.Logger | None = None) -> EmbeddedAirbyteRunner:
+        from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner
+
         return EmbeddedAirbyteRunner(
             connectors_dir=Path(self.connectors_dir),
             lake_root=self.destinations.lake_root,

@@ -10,8 +10,8 @@ from airbyte_platform.ingestion.embedded_resource import EmbeddedAirbyteResource
 from airbyte_platform.settings import Settings
 
 
-def build_local_ingestion_defs() -> dg.Definitions:
-    return dg.Definitions(assets=build_local_ingestion_assets())
+def build_local_ingestion_defs(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(assets=build_local_ingestion_assets(settings))
 
 
 def build_local_ingestion_resources(settings: Settings) -> dict[str, object]:

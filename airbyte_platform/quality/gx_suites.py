@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -105,27 +106,43 @@ def check_result_from_validation(
     )
 
 
-def build_gx_check(connection: ConnectionSpec, stream: StreamSpec, path: Path) -> dg.AssetChecksDefinition:
-    suite_name = load_suite_document(path)["name"]
+def build_gx_checks_for(connection: ConnectionSpec) -> dg.AssetChecksDefinition | None:
+    """The `gx_suite` checks of one connection's streams, as one op.
 
-    @dg.asset_check(
-        asset=connection.asset_key(stream),
-        name=CHECK_NAME,
-        blocking=True,  # fail_task_on_validation_failure=True in stripe_etl_validated
-        description=f"Great Expectations suite `{suite_name}` ({path.relative_to(SUITES_DIR)}).",
-    )
-    def _gx_check(destinations: DestinationsResource) -> dg.AssetCheckResult:
-        validation = validate_stream(destinations, connection, stream, load_suite_document(path))
-        return check_result_from_validation(connection, stream, validation)
+    One op per connection rather than per stream: each op is a process under the multiprocess
+    executor, and a GX context is worth sharing across a connection's streams.
+    """
+    suites = {
+        connection.asset_key(stream): (stream, path)
+        for stream in connection.streams
+        if (path := suite_path(connection, stream)).exists()
+    }
+    if not suites:
+        return None
+    specs = [
+        dg.AssetCheckSpec(
+            name=CHECK_NAME,
+            asset=key,
+            blocking=True,  # fail_task_on_validation_failure=True in stripe_etl_validated
+            description=f"Great Expectations suite `{load_suite_document(path)['name']}` "
+            f"({path.relative_to(SUITES_DIR)}).",
+        )
+        for key, (_, path) in suites.items()
+    ]
 
-    return _gx_check
+    @dg.multi_asset_check(specs=specs, name=f"gx_suites_{connection.name}", can_subset=True)
+    def _gx_checks(context, destinations: DestinationsResource) -> Iterator[dg.AssetCheckResult]:
+        for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.path):
+            stream, path = suites[check_key.asset_key]
+            validation = validate_stream(destinations, connection, stream, load_suite_document(path))
+            yield check_result_from_validation(connection, stream, validation)
+
+    return _gx_checks
 
 
 def build_gx_checks(connections: tuple[ConnectionSpec, ...] | None = None) -> list[dg.AssetChecksDefinition]:
-    checks: list[dg.AssetChecksDefinition] = []
-    for connection in connections if connections is not None else declared_connections():
-        for stream in connection.streams:
-            path = suite_path(connection, stream)
-            if path.exists():
-                checks.append(build_gx_check(connection, stream, path))
-    return checks
+    checks = (
+        build_gx_checks_for(connection)
+        for connection in (connections if connections is not None else declared_connections())
+    )
+    return [check for check in checks if check is not None]

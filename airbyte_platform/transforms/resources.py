@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_databricks import DatabricksClientResource
-from dagster_snowflake import SnowflakeResource
 
 from airbyte_platform.settings import Settings
 from airbyte_platform.transforms.databricks.runners import (
@@ -14,6 +12,7 @@ from airbyte_platform.transforms.databricks.runners import (
     StripeTransformResource,
 )
 from airbyte_platform.transforms.snowflake.local_snowflake import LocalSnowflakeResource
+from airbyte_platform.transforms.snowflake.resource import SnowflakeWarehouseResource
 
 
 def build_transform_resources(settings: Settings) -> dict[str, object]:
@@ -27,22 +26,20 @@ def build_transform_resources(settings: Settings) -> dict[str, object]:
                 user="dagster",
                 password="local",
                 database=snowflake_settings.database,
-                schema=snowflake_settings.schema,
+                schema_name=snowflake_settings.schema,
                 db_path=str(settings.home / "snowflake"),
             ),
         }
     assert databricks_settings.host and databricks_settings.token_var and snowflake_settings.password_var
-    databricks = DatabricksClientResource(
-        host=databricks_settings.host, token=dg.EnvVar(databricks_settings.token_var)
-    )
+    databricks = {"host": databricks_settings.host, "token": dg.EnvVar(databricks_settings.token_var)}
     transform: StripeTransformResource
     if databricks_settings.transform_mode == "pipes":
         transform = DatabricksPipesTransform(
-            databricks=databricks, cluster_id=databricks_settings.pipes_cluster_id or ""
+            **databricks, cluster_id=databricks_settings.pipes_cluster_id or ""
         )
     else:
         assert databricks_settings.stripe_job_id is not None
-        transform = DatabricksRunNowTransform(databricks=databricks, job_id=databricks_settings.stripe_job_id)
+        transform = DatabricksRunNowTransform(**databricks, job_id=databricks_settings.stripe_job_id)
     # SNOWFLAKE_HOST/PORT/PROTOCOL, when set, go to snowflake.connector.connect as they are.
     endpoint = {
         "host": snowflake_settings.host,
@@ -51,14 +48,14 @@ def build_transform_resources(settings: Settings) -> dict[str, object]:
     }
     return {
         "databricks_transform": transform,
-        "snowflake": SnowflakeResource(
+        "snowflake": SnowflakeWarehouseResource(
             account=snowflake_settings.account or "",
             user=snowflake_settings.user or "",
             password=dg.EnvVar(snowflake_settings.password_var),
             warehouse=snowflake_settings.warehouse,
             database=snowflake_settings.database,
-            schema=snowflake_settings.schema,
+            schema_name=snowflake_settings.schema,
             role=snowflake_settings.role,
-            additional_snowflake_connection_args={k: v for k, v in endpoint.items() if v is not None} or None,
+            connection_args={k: v for k, v in endpoint.items() if v is not None} or None,
         ),
     }

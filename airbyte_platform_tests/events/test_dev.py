@@ -2,8 +2,8 @@
 
 The supervisor runs in its own process, as `make dev` runs it, so the signals are real: Ctrl-C
 (SIGINT) or SIGTERM stops both children, and either child exiting stops the other. `dagster dev`
-itself is replaced by a small script that records the signals it gets (starting the real UI
-would take most of these tests' time budget on two cores).
+itself is replaced by a small script that records the signals it gets. The real topology (PostgreSQL,
+`dagster dev`, the receiver) is started and stopped by airbyte_platform_tests/topology/.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from airbyte_platform import dev
 
 from .conftest import free_port
 
@@ -123,11 +121,3 @@ def test_when_dagster_dev_exits_the_receiver_is_stopped_too(session):
         time.sleep(0.1)
     assert not session.receiver_up()
 
-
-def test_make_dev_starts_the_receiver_and_dagster_dev_of_this_workspace(monkeypatch):
-    started: list[dev.Child] = []
-    monkeypatch.setattr(dev, "supervise", lambda children, **kwargs: started.extend(children) or 0)
-    assert dev.main() == 0
-    commands = {child.name: child.command[1:] for child in started}
-    assert commands["webhook receiver"] == ["-m", "airbyte_platform.events.receiver"]
-    assert commands["dagster dev"] == ["-m", "dagster", "dev", "-w", str(dev.PROJECT_ROOT / "workspace.yaml")]

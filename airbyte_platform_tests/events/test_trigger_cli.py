@@ -10,7 +10,7 @@ from airbyte_platform.events.trigger import main
 from airbyte_platform.settings import load_settings
 
 from .conftest import TRIGGER_TOKEN, free_port
-from .sensor_harness import connection_keys, tick
+from .sensor_harness import tick
 
 
 def test_manual_launch_with_a_connection_id_becomes_one_run_of_that_connection(
@@ -28,7 +28,7 @@ def test_manual_launch_with_a_connection_id_becomes_one_run_of_that_connection(
     result = tick(sensor, instance, {"webhook_inbox": WebhookInboxResource(dsn=receiver.inbox_dsn)})
     [request] = result.run_requests
     assert request.run_key == "trigger-manual-1"
-    assert list(request.asset_selection) == connection_keys("hubspot_to_postgres")
+    assert request.run_config == {"connection_id": "hubspot_to_postgres"}
 
 
 def test_an_unknown_connection_is_refused_with_what_is_known(receiver, monkeypatch, capsys):

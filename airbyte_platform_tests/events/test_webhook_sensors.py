@@ -38,7 +38,7 @@ def test_each_trigger_launches_its_connection_assets_once(settings, instance, sq
     assert [r.run_key for r in first.run_requests] == ["trigger-a", "trigger-b"]
     hubspot = first.run_requests[0]
     assert hubspot.job_name == "airbyte_event_driven_sync"
-    assert list(hubspot.asset_selection) == connection_keys("hubspot_to_postgres")
+    assert hubspot.run_config == {"connection_id": "hubspot_to_postgres"}  # the launchpad's config
     assert hubspot.tags["airbyte/connection"] == "hubspot_to_postgres"
     assert hubspot.tags["airbyte_platform/event_id"] == "trigger-a"
 

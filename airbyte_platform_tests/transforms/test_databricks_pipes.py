@@ -48,7 +48,7 @@ def _materialize(settings: Settings) -> dg.ExecuteInProcessResult:
     assert built.cluster_id == settings.databricks.pipes_cluster_id  # type: ignore[union-attr]
     # As prod builds it, polling faster than prod's 5 s.
     transform = DatabricksPipesTransform(
-        databricks=built.databricks, cluster_id=built.cluster_id, poll_interval_seconds=0.2
+        host=built.host, token=built.token, cluster_id=built.cluster_id, poll_interval_seconds=0.2
     )
     return dg.materialize(
         [processed_stripe],

@@ -8,7 +8,6 @@ import time
 
 import dagster as dg
 import pytest
-from dagster_databricks import DatabricksClientResource
 
 from airbyte_platform.ingestion.local_defs import build_destinations_resource
 from airbyte_platform.settings import Settings
@@ -135,7 +134,8 @@ def test_an_unreachable_host_is_a_clear_error(prod_settings: ProdSettings) -> No
         host = f"http://127.0.0.1:{probe.getsockname()[1]}"
     settings = prod_settings(DATABRICKS_HOST=host)
     transform = DatabricksRunNowTransform(
-        databricks=DatabricksClientResource(host=host, token=dg.EnvVar("DATABRICKS_TOKEN")),
+        host=host,
+        token=dg.EnvVar("DATABRICKS_TOKEN"),
         job_id=STRIPE_JOB_ID,
         request_retry_timeout_seconds=1,  # prod keeps the SDK's 300 s of retries
     )
@@ -162,9 +162,7 @@ class _InterruptedWhileRunning:
 
 def test_terminating_the_dagster_run_cancels_the_databricks_run(fake_databricks: FakeDatabricks) -> None:
     fake_databricks.lifecycle = [RUNNING, SUCCESS]
-    transform = DatabricksRunNowTransform(
-        databricks=DatabricksClientResource(host=fake_databricks.host, token=TOKEN), job_id=STRIPE_JOB_ID
-    )
+    transform = DatabricksRunNowTransform(host=fake_databricks.host, token=TOKEN, job_id=STRIPE_JOB_ID)
     context = _InterruptedWhileRunning()
 
     with pytest.raises(dg.DagsterExecutionInterruptedError):

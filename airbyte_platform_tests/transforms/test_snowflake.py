@@ -14,7 +14,7 @@ def _resource(tmp_path) -> LocalSnowflakeResource:
         user="dagster",
         password="local",
         database="ANALYTICS",
-        schema="PUBLIC",
+        schema_name="PUBLIC",
         db_path=str(tmp_path),
     )
 

@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import snowflake.connector
-from dagster_snowflake import SnowflakeResource
 from psycopg.types.json import Jsonb
 
 from airbyte_platform.ingestion.local_defs import build_destinations_resource
@@ -29,6 +28,7 @@ from airbyte_platform.transforms.resources import build_transform_resources
 from airbyte_platform.transforms.snowflake.assets import build_snowflake_assets, stripe_revenue
 from airbyte_platform.transforms.snowflake.loading import count_rows, replace_table, table_schema
 from airbyte_platform.transforms.snowflake.local_snowflake import LocalSnowflakeResource
+from airbyte_platform.transforms.snowflake.resource import SnowflakeWarehouseResource
 from airbyte_platform_tests.transforms.fake_databricks import RUNNING, SUCCESS, FakeDatabricks, FakeRun
 from airbyte_platform_tests.transforms.prod_support import STRIPE_JOB_ID, ProdSettings, failure_text
 
@@ -54,9 +54,9 @@ def settings(prod_settings: ProdSettings, loopback_env: dict[str, str]) -> Setti
     return prod_settings(**loopback_env)
 
 
-def _prod_snowflake(settings: Settings) -> SnowflakeResource:
+def _prod_snowflake(settings: Settings) -> SnowflakeWarehouseResource:
     resource = build_transform_resources(settings)["snowflake"]
-    assert type(resource) is SnowflakeResource  # the prod resource, not LocalSnowflakeResource
+    assert type(resource) is SnowflakeWarehouseResource  # the prod resource, not LocalSnowflakeResource
     return resource
 
 
@@ -117,7 +117,7 @@ def _metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
 
 def test_prod_resource_points_at_the_configured_endpoint(settings: Settings) -> None:
     resource = _prod_snowflake(settings)
-    assert resource.additional_snowflake_connection_args == {
+    assert resource.dagster_resource().additional_snowflake_connection_args == {
         "host": "127.0.0.1",
         "port": settings.snowflake.port,  # type: ignore[union-attr]
         "protocol": "http",
@@ -354,7 +354,7 @@ MIXED = pd.DataFrame(
 def test_replace_table_keeps_types_and_values(mode: str, settings: Settings, tmp_path: Path) -> None:
     """The loader (PUT + COPY INTO a declared table) on the prod resource and on local mode's."""
     if mode == "prod":
-        resource: SnowflakeResource = _prod_snowflake(settings)
+        resource: SnowflakeWarehouseResource = _prod_snowflake(settings)
     else:
         resource = build_transform_resources(load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path)}))[
             "snowflake"

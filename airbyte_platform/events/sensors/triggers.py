@@ -4,8 +4,8 @@
 becomes a run of the connection's assets only (the job spans every connection's streams, as the
 DAG's single `trigger_sync` task served any connection id). A manual launch with a connection id
 (the DAG's "trigger with config") is `python -m airbyte_platform.events.trigger
-airbyte_event_driven_sync --connection-id <id>`, which posts that trigger; in the UI, launch the job
-with only the connection's assets selected.
+airbyte_event_driven_sync --connection-id <id>`, which posts that trigger; in the UI, the job's
+launchpad takes the same `connection_id: <id or name>`.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the decorated functions' annotations
@@ -39,12 +39,13 @@ def trigger_run_request(event: StoredEvent, settings: Settings) -> dg.RunRequest
         return dg.RunRequest(run_key=event.event_id, job_name=job_name, tags=tags)
     connection_id = run_config["connection_id"]
     connection = connection_for_id(connection_id, settings)
-    assert connection is not None, "validate_trigger checked the connection id"
+    name = connection.name if connection is not None else connection_id
+    # The job's own run config (as in the launchpad): the other connections' sync ops skip themselves.
     return dg.RunRequest(
         run_key=event.event_id,
         job_name=job_name,
-        asset_selection=[connection.asset_key(stream) for stream in connection.streams],
-        tags={**tags, "airbyte/connection": connection.name, "airbyte/connection_id": connection_id},
+        run_config={"connection_id": connection_id},
+        tags={**tags, "airbyte/connection": name, "airbyte/connection_id": connection_id},
     )
 
 

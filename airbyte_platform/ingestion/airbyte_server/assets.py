@@ -20,6 +20,12 @@ from airbyte_platform.ingestion.airbyte_server.translator import (
 )
 from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
 from airbyte_platform.ingestion.specs import connection_id_for, destination_location, stream_asset_spec
+from airbyte_platform.ingestion.sync_ops import (
+    SYNC_OP_CONFIG_SCHEMA,
+    runs_for_another_connection,
+    sync_op_tags,
+    sync_pool,
+)
 from airbyte_platform.quality.min_records import min_records_check_specs
 from airbyte_platform.settings import Settings
 
@@ -36,6 +42,8 @@ def build_sync_assets(
     check_outputs = {f"{_output_name(check.asset_key)}_{check.name}": check for check in check_specs}
 
     def sync(context: dg.AssetExecutionContext, _inputs: object) -> Iterator[SyncEvent]:
+        if runs_for_another_connection(context.op_execution_context, target.connection_id, target.name):
+            return iter(())
         return context.resources.airbyte.sync_connection(context, target)
 
     op = dg.OpDefinition(
@@ -43,7 +51,9 @@ def build_sync_assets(
         outs=dict.fromkeys([*key_outputs, *check_outputs], _OPTIONAL_NOTHING),
         compute_fn=sync,
         required_resource_keys={"airbyte"},
-        tags={"airbyte/connection_id": target.connection_id},
+        tags=sync_op_tags(target.connection_id, target.name),
+        pool=sync_pool(target.op_name),
+        config_schema=SYNC_OP_CONFIG_SCHEMA,
         description=f"Airbyte sync of connection {target.name!r} ({target.connection_id}).",
     )
     return dg.AssetsDefinition(

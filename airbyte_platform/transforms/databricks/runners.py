@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster_databricks import DatabricksClientResource, PipesDatabricksClient
 from pydantic import Field
 
 if TYPE_CHECKING:
+    from dagster_databricks import DatabricksClientResource
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.service.jobs import Run
 
@@ -81,7 +81,12 @@ class LocalSparkTransform(StripeTransformResource):
 
 
 class _DatabricksTransform(StripeTransformResource):
-    databricks: DatabricksClientResource
+    """Shared by the Databricks paths. `host`/`token` rather than a nested `DatabricksClientResource`:
+    that class lives in `dagster_databricks`, whose import (Databricks SDK, asset-bundle components,
+    ~2 s) every process loading the code location would pay; the client is built in the step."""
+
+    host: str = Field(description="DATABRICKS_HOST")
+    token: str = Field(description="DATABRICKS_TOKEN (secret, via EnvVar)")
     request_retry_timeout_seconds: int = Field(
         default=300,
         description=(
@@ -95,9 +100,14 @@ class _DatabricksTransform(StripeTransformResource):
 
         # The resource's client, with our retry budget: the SDK reads `retry_timeout_seconds` only when
         # a client is built, and dagster-databricks does not expose it.
-        config = self.databricks.get_client().workspace_client.config.copy()
+        config = self.databricks().get_client().workspace_client.config.copy()
         config.retry_timeout_seconds = self.request_retry_timeout_seconds
         return WorkspaceClient(config=config)
+
+    def databricks(self) -> DatabricksClientResource:
+        from dagster_databricks import DatabricksClientResource
+
+        return DatabricksClientResource(host=self.host, token=self.token)
 
     @contextmanager
     def explained_errors(self, what: str, id_var: str) -> Iterator[None]:
@@ -112,7 +122,7 @@ class _DatabricksTransform(StripeTransformResource):
             Unauthenticated,
         )
 
-        host = self.databricks.host or "(unset)"
+        host = self.host or "(unset)"
         try:
             yield
         except dg.Failure:
@@ -242,6 +252,7 @@ class DatabricksPipesTransform(_DatabricksTransform):
     def run(self, context: dg.AssetExecutionContext, s3_path: str, output_path: str) -> dict[str, Any]:
         # Not re-exported by `dagster`; PipesDatabricksClient raises it when the run ends FAILED.
         from dagster._core.errors import DagsterPipesExecutionError
+        from dagster_databricks import PipesDatabricksClient
 
         if not self.cluster_id:
             # settings do not require it; without it the submission would name cluster "".

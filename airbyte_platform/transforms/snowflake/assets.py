@@ -1,17 +1,18 @@
 """Snowflake assets: the Stripe revenue load (stripe_datalake_pipeline's `load_to_snowflake`) and the
 unified analytics tables of `multi_source_analytics`."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
-import psycopg
-import pyarrow.dataset as pads
-from dagster_snowflake import SnowflakeResource
 
 from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform.ingestion.destinations import DestinationsResource
 from airbyte_platform.transforms.databricks.assets import PROCESSED_STRIPE, stripe_paths
 from airbyte_platform.transforms.snowflake.analytics_sql import RAW_INPUTS, TABLES
-from airbyte_platform.transforms.snowflake.loading import count_rows, replace_table, table_schema
+from airbyte_platform.transforms.snowflake.resource import SnowflakeWarehouseResource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GROUP = "snowflake_analytics"
 POOL = "snowflake"
@@ -31,7 +32,14 @@ def _schema(columns: list[tuple[str, str]]) -> dg.TableSchema:
     pool=POOL,
     description="STRIPE_DAILY_REVENUE in Snowflake: processed/stripe's daily_revenue, replaced on each load.",
 )
-def stripe_revenue(snowflake: SnowflakeResource, destinations: DestinationsResource) -> dg.MaterializeResult:
+def stripe_revenue(
+    snowflake: SnowflakeWarehouseResource, destinations: DestinationsResource
+) -> dg.MaterializeResult:
+    import pandas as pd
+    import pyarrow.dataset as pads
+
+    from airbyte_platform.transforms.snowflake.loading import replace_table, table_schema
+
     _, output_path = stripe_paths(destinations.lake_root)
     frame = pads.dataset(f"{output_path}/daily_revenue", format="parquet").to_table().to_pandas()
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
@@ -48,7 +56,10 @@ def stripe_revenue(snowflake: SnowflakeResource, destinations: DestinationsResou
     )
 
 
-def _postgres_frame(destinations: DestinationsResource, query: str) -> pd.DataFrame:
+def _postgres_frame(destinations: DestinationsResource, query: str) -> "pd.DataFrame":
+    import pandas as pd
+    import psycopg
+
     with psycopg.connect(destinations.postgres_uri()) as connection, connection.cursor() as cursor:
         cursor.execute(query)
         columns = [column.name for column in cursor.description or []]
@@ -80,7 +91,11 @@ def build_analytics_asset(table: str) -> dg.AssetsDefinition:
         pool=POOL,
         description=f"{table} in Snowflake, consolidated from the raw PostgreSQL tables ({', '.join(raw_tables)}).",
     )
-    def _table(snowflake: SnowflakeResource, destinations: DestinationsResource) -> dg.MaterializeResult:
+    def _table(
+        snowflake: SnowflakeWarehouseResource, destinations: DestinationsResource
+    ) -> dg.MaterializeResult:
+        from airbyte_platform.transforms.snowflake.loading import count_rows, replace_table, table_schema
+
         frames = {raw: _postgres_frame(destinations, RAW_INPUTS[raw]) for raw in raw_tables}
         with snowflake.get_connection() as connection:
             loaded = {raw: replace_table(connection, raw, frame) for raw, frame in frames.items()}

@@ -1,0 +1,35 @@
+"""`airbyte_event_driven_sync` with the DAG's conf `{"connection_id": ...}` in the launchpad syncs
+that connection only; an unknown connection is refused at launch with the known ones listed."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from airbyte_platform.ingestion.catalog import connection_named
+
+from .conftest import Topology
+from .graphql import LaunchError
+
+pytestmark = pytest.mark.xdist_group("topology")
+
+
+def _materialized(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    return {record.asset_key.to_user_string() for record in records if record.asset_key}
+
+
+@pytest.mark.timeout(600)
+def test_connection_id_in_the_launchpad_syncs_only_that_connection(topology: Topology) -> None:
+    run_id = topology.ui.launch("airbyte_event_driven_sync", {"connection_id": "hubspot_to_postgres"})
+    assert topology.ui.wait([run_id], timeout=420)[run_id] == "SUCCESS", topology.log_tail()
+    hubspot = connection_named("hubspot_to_postgres")
+    expected = {hubspot.asset_key(stream).to_user_string() for stream in hubspot.streams}
+    assert _materialized(topology.instance(), run_id) == expected
+
+
+def test_an_unknown_connection_is_refused_at_launch(topology: Topology) -> None:
+    with pytest.raises(LaunchError) as refused:
+        topology.ui.launch("airbyte_event_driven_sync", {"connection_id": "no-such-connection"})
+    message = str(refused.value)
+    assert "no-such-connection" in message and "stripe_to_postgres" in message

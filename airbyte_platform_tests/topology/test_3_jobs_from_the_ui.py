@@ -1,0 +1,44 @@
+"""Each documented job launched through the webserver's GraphQL API, as the UI's launchpad launches it
+(default selection, checks included), runs in its own process through the run queue and succeeds."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from airbyte_platform.airflow_compat.dags import DAG_IDS
+
+from .conftest import Topology
+
+pytestmark = pytest.mark.xdist_group("topology")
+
+
+def _check_events(instance: dg.DagsterInstance, run_id: str) -> tuple[set[str], dict[str, bool]]:
+    planned = {
+        record.asset_check_planned_data().asset_check_key.to_user_string()
+        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED)
+    }
+    evaluated = {}
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.asset_check_evaluation_data  # type: ignore[union-attr]
+        evaluated[evaluation.asset_check_key.to_user_string()] = evaluation.passed
+    return planned, evaluated
+
+
+@pytest.mark.timeout(1500)
+def test_every_documented_job_succeeds_when_launched_from_the_ui(topology: Topology) -> None:
+    run_ids = {job: topology.ui.launch(job) for job in DAG_IDS}
+    statuses = topology.ui.wait(list(run_ids.values()), timeout=900)
+    failed = {job: statuses[run_id] for job, run_id in run_ids.items() if statuses[run_id] != "SUCCESS"}
+    assert not failed, f"{failed}\n{topology.log_tail()}"
+
+    instance = topology.instance()
+    for job, run_id in run_ids.items():
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.tags["airflow/dag_id"] == job
+        planned, evaluated = _check_events(instance, run_id)
+        assert planned, f"{job} planned no checks"
+        assert set(evaluated) == planned, (
+            f"{job}: checks planned but not evaluated: {planned - set(evaluated)}"
+        )
+        assert all(evaluated.values()), f"{job}: failed checks {[k for k, ok in evaluated.items() if not ok]}"
