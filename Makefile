@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.local/dagster_home
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install demo test dev bench lint lock clean
+.PHONY: install browser demo test dev bench lint lock clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -19,19 +19,27 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
 	touch $(STAMP)
 
-# The Dagster instance (run storage, pools) lives in .local/, recreated if someone wiped it.
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# The Dagster instance lives in .local/dagster_home; make dev and make demo write its dagster.yaml
+# (PostgreSQL storage, run queue, pools: airbyte_platform/local_services/instance.py).
+install: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
 
-install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+# The browser test drives Debian's chromium; install it where we may (root with apt-get), else the
+# test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium and chromium-driver for the browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	    || echo "could not install chromium: the browser test will be skipped"; \
+	  else echo "no chromium and not root with apt-get: the browser test will be skipped"; fi; }
 
 demo: install
 	$(BIN)/python -m airbyte_platform.demo
 
-test: install
+test: install browser
 	$(BIN)/ruff check airbyte_platform airbyte_platform_tests bench
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -rs
 
 dev: install
 	$(BIN)/python -m airbyte_platform.dev

@@ -57,6 +57,17 @@ class TriggerError(ValueError):
     """A trigger the receiver refuses (422); the message lists what is accepted."""
 
 
+def discovered_connection_ids(settings: Settings) -> set[str]:
+    """Ids of the workspace's other connections (prod, discovery on), from the saved workspace snapshot
+    that the code location's assets were built from: those can be triggered too."""
+    if settings.is_local or settings.airbyte is None or settings.airbyte.discovery == "off":
+        return set()
+    from airbyte_platform.ingestion.airbyte_server.snapshot import read_snapshot, snapshot_path
+
+    snapshot = read_snapshot(snapshot_path(settings))
+    return {connection.connection_id for connection in snapshot.connections} if snapshot else set()
+
+
 def known_connection_ids(settings: Settings) -> list[str]:
     ids: list[str] = []
     for connection in declared_connections():
@@ -84,7 +95,10 @@ def validate_trigger(job_name: Any, run_config: Any, settings: Settings) -> dict
         raise TriggerError(f"{job.usage()}: run_config is missing {', '.join(missing)}")
     if "connection_id" in run_config:
         connection_id = run_config["connection_id"]
-        if not isinstance(connection_id, str) or connection_for_id(connection_id, settings) is None:
+        if not isinstance(connection_id, str) or (
+            connection_for_id(connection_id, settings) is None
+            and connection_id not in discovered_connection_ids(settings)
+        ):
             raise TriggerError(
                 f"unknown connection_id {connection_id!r}; known: {', '.join(known_connection_ids(settings))}"
             )

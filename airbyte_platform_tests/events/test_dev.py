@@ -120,4 +120,3 @@ def test_when_dagster_dev_exits_the_receiver_is_stopped_too(session):
     while session.receiver_up() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not session.receiver_up()
-

@@ -145,4 +145,3 @@ def test_the_ui_in_a_browser(topology: Topology, browser) -> None:  # type: igno
         "the row-count plot of lake/stripe/charges",
     )
     driver.save_screenshot(str(SCREENSHOTS / "5-plots.png"))
-

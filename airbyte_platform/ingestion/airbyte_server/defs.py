@@ -33,6 +33,7 @@ from airbyte_platform.ingestion.airbyte_server.snapshot import (
     SnapshotError,
     WorkspaceSnapshot,
     read_snapshot,
+    snapshot_path,
     write_snapshot,
 )
 from airbyte_platform.ingestion.airbyte_server.targets import REFRESH_COMMAND
@@ -46,10 +47,6 @@ LOAD_MAX_RETRIES = 2
 
 class AirbyteSnapshotUnavailableError(RuntimeError):
     pass
-
-
-def snapshot_path(settings: Settings) -> Path:
-    return settings.state_dir / "airbyte" / "workspace_snapshot.json"
 
 
 def _airbyte(settings: Settings) -> AirbyteApiSettings:

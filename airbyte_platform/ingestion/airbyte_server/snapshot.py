@@ -22,6 +22,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from airbyte_platform.settings import Settings
+
 SNAPSHOT_VERSION = 1
 
 
@@ -135,6 +137,10 @@ def _connection(raw: dict[str, Any]) -> DiscoveredConnection:
         ]
     )
     return DiscoveredConnection(**{**raw, "streams": streams})
+
+
+def snapshot_path(settings: Settings) -> Path:
+    return settings.state_dir / "airbyte" / "workspace_snapshot.json"
 
 
 def read_snapshot(path: Path) -> WorkspaceSnapshot | None:
