@@ -69,6 +69,25 @@ def _start(child: Child, cwd: Path, env: dict[str, str] | None) -> subprocess.Po
     )
 
 
+def _sweep_group(name: str, pgid: int, grace: float = 10.0) -> None:
+    """Stop what is left in a child's process group after the child itself ended: `dagster dev`'s run
+    processes outlive it (they would go on syncing, and restart PostgreSQL after we stop it)."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # nothing left
+    print(f"stopping what {name} left running", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 def _stop_all(processes: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
     for process in processes.values():
         if process.poll() is None:
@@ -82,6 +101,8 @@ def _stop_all(processes: dict[str, subprocess.Popen[bytes]], timeout: float) -> 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # its group: grandchildren too
             process.wait()
+    for name, process in processes.items():
+        _sweep_group(name, process.pid)  # start_new_session: the child's pid is its group's id
 
 
 def supervise(
@@ -109,22 +130,24 @@ def supervise(
     try:
         for child in children:
             processes[child.name] = _start(child, cwd, env)
-        announced = ready is None
-        started = time.monotonic()
+        announced, warned = ready is None, False
+        started = last_probe = time.monotonic()
         while True:
             exited = [(name, p.returncode) for name, p in processes.items() if p.poll() is not None]
             if exited:
                 name, returncode = exited[0]
                 reason, code = f"{name} exited with code {returncode}", returncode or 1
                 break
-            if not announced and ready is not None:
+            if not announced and ready is not None and time.monotonic() - last_probe >= 1.0:
+                last_probe = time.monotonic()
                 if ready():
                     announced = True
                     if ready_message:
                         print(ready_message, flush=True)
-                elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
-                    print(f"not ready after {READY_TIMEOUT_SECONDS:.0f} s; still waiting", file=sys.stderr)
-                    announced = True
+                elif not warned and time.monotonic() - started > READY_TIMEOUT_SECONDS:
+                    # A loaded machine: keep waiting, and still say where to go once it is up.
+                    print(f"not ready after {READY_TIMEOUT_SECONDS:.0f} s; still starting…", file=sys.stderr)
+                    warned = True
             time.sleep(0.2)
     except _Stop as stop:
         reason = f"{stop} received"

@@ -76,8 +76,9 @@ DAGS: tuple[DagSpec, ...] = (
     DagSpec(
         dag_id="airbyte_event_driven_sync",
         description=(
-            'Sync one connection on demand: webhooks (POST /webhooks/trigger with {"connection_id": ...}) and '
-            "the Airbyte notification sensor launch it for the assets of that connection."
+            "Sync one connection on demand: in the Launchpad give `connection_id: <its Airbyte id or name>` "
+            "(any connection of the workspace; without it every connection syncs). Webhooks "
+            '(POST /webhooks/trigger with {"connection_id": ...}) and the trigger CLI launch the same run config.'
         ),
         tasks={
             "trigger_sync": TaskMapping(

@@ -20,25 +20,38 @@ SYNC_RUN_TAG = "airbyte/sync"
 def connection_run_config(ops: list[SyncOp]) -> dg.ConfigMapping:
     """`{"connection_id": ...}` (the DAG's conf) as the job's whole run config, in the launchpad too.
 
-    An id or a declared connection's name; every sync op of the run gets it and all but that
-    connection's op skip themselves. Without it, every connection of the job syncs.
+    An id or a connection's name, one of the code location's connections (an enum: the launchpad
+    offers them, and an unknown one is a config error naming the value, before any run starts).
+    Every sync op of the run gets the id and all but that connection's op skip themselves. Without
+    it, every connection of the job syncs.
     """
+    choices: dict[str, SyncOp] = {}
+    for op in ops:
+        for value in (op.connection_name, op.connection_id):
+            choices.setdefault(value, op)
+    connections = dg.Enum(
+        "AirbyteConnection",
+        [
+            dg.EnumValue(value, description=f"{op.connection_name} ({op.connection_id})")
+            for value, op in sorted(choices.items())
+        ],
+    )
 
     def to_op_config(config: dict[str, str]) -> dict[str, object]:
         wanted = config.get(RUN_CONFIG_KEY)
         if not wanted:
             return {}
-        target = resolve_connection(ops, wanted)  # an unknown id fails the launch, naming the known ones
+        target = resolve_connection(ops, wanted)
         return {"ops": {op.op_name: {"config": {RUN_CONFIG_KEY: target.connection_id}} for op in ops}}
 
     return dg.ConfigMapping(
         config_fn=to_op_config,
         config_schema={
             RUN_CONFIG_KEY: dg.Field(
-                str,
+                connections,
                 is_required=False,
-                description="The Airbyte connection to sync: its id, or a declared connection's name "
-                "(e.g. stripe_to_postgres). Leave it out to sync every connection.",
+                description="The Airbyte connection to sync: its id, or its name (e.g. stripe_to_postgres). "
+                "Leave it out to sync every connection.",
             )
         },
     )
