@@ -285,3 +285,29 @@ def test_no_token_reaches_the_log_whatever_the_url(launch):
         assert secret not in log
     assert '"POST /webhooks/airbyte/*** HTTP/1.1" 200' in log  # the access log is on
     assert '"POST /***/airbyte/*** HTTP/1.1" 404' in log  # mistyped paths are logged, masked
+
+
+@pytest.mark.skipif(not _private_tmpfs_available(), reason="needs a private mount namespace (unshare -m)")
+def test_a_read_only_inbox_never_reports_healthy(tmp_path):
+    """The inbox folder bind-mounted read-only for the receiver process only: it refuses to start,
+    saying which inbox and which variable, instead of serving a /health that a POST contradicts."""
+    folder = tmp_path / "inbox"
+    with open_inbox(f"sqlite:///{folder / 'inbox.sqlite3'}") as inbox:
+        inbox.ping()
+    env = {**os.environ, "AIRBYTE_PLATFORM_HOME": str(tmp_path / "home")}
+    env.pop("AIRBYTE_PLATFORM_MODE", None)
+    port = free_port()
+    mount_read_only = (
+        f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && exec "$@"'
+    )
+    process = subprocess.run(
+        ["unshare", "-m", "sh", "-c", mount_read_only, "sh", sys.executable, "-m", "airbyte_platform.events.receiver",
+         "--port", str(port), "--inbox", f"sqlite:///{folder / 'inbox.sqlite3'}"],
+        env=env, capture_output=True, timeout=120,
+    )  # fmt: skip
+    output = process.stdout.decode() + process.stderr.decode()
+    assert process.returncode == 3, output
+    assert (
+        f"cannot open the webhook inbox {folder / 'inbox.sqlite3'}" in output
+        and "WEBHOOK_INBOX_DSN" in output
+    )
