@@ -10,9 +10,11 @@ import argparse
 import gc
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 
 import uvicorn
+from starlette.routing import BaseRoute
 
 from airbyte_platform.events.inbox import InboxError
 from airbyte_platform.events.receiver.app import build_receiver_app
@@ -23,7 +25,8 @@ from airbyte_platform.events.webhook_secrets import WebhookSecretError
 from airbyte_platform.settings import SettingsError, get_settings
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra_routes: Sequence[BaseRoute] = ()) -> int:
+    """Run the receiver; `extra_routes` (e.g. a `Mount` of another Starlette app) are served too."""
     parser = argparse.ArgumentParser(prog="python -m airbyte_platform.events.receiver", description=__doc__)
     parser.add_argument("--host", help="listen address (default WEBHOOK_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default WEBHOOK_PORT, 8765)")
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             "WEBHOOK_INBOX_DSN is not set: the webhook inbox lives in ANALYTICS_POSTGRES_DSN; a long "
             "write transaction on that server delays (never loses) events, a dedicated database avoids it"
         )
-    app = build_receiver_app(config)
+    app = build_receiver_app(config, extra_routes=extra_routes)
     # Everything imported so far (dagster, pydantic, ...) lives as long as the process. Left to
     # the cyclic GC, each full collection re-scans it: a ~100 ms pause every few thousand
     # requests here, which was most of the p99. Frozen objects are skipped by every collection.
