@@ -172,3 +172,26 @@ def test_a_full_disk_is_reported_as_such_not_as_a_failed_rollback(sqlite_dsn):
             inbox.insert_batch([big])
         assert "database or disk is full" in str(raised.value)
         assert "rollback" not in str(raised.value)
+
+
+def test_the_postgres_health_probe_fails_on_a_read_only_database(pg_inbox_dsn):
+    """A read-only PostgreSQL (a replica after a failover, default_transaction_read_only) answers
+    SELECT 1 and refuses every event: the probe writes, so it fails too."""
+    with open_inbox(pg_inbox_dsn) as inbox, psycopg.connect(pg_inbox_dsn, autocommit=True) as admin:
+        inbox.ping()
+        database = admin.execute("SELECT current_database()").fetchone()[0]
+        admin.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+        try:
+            admin.execute(  # the inbox reconnects, and finds the database read-only
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            with pytest.raises(InboxError):
+                inbox.ping()  # its connection was cut
+            assert inbox.read_after("event_driven_sync", None) == []  # reads still work
+            with pytest.raises(InboxError, match="read-only transaction"):
+                inbox.ping()
+            with pytest.raises(InboxError, match="read-only transaction"):
+                inbox.insert_batch([event("evt_on_replica")])
+        finally:
+            admin.execute(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
