@@ -64,6 +64,8 @@ def test_untrusted_stripe_deliveries_are_refused_and_not_stored(receiver, header
     [
         (b'{"id": "evt_1", ', 400, "malformed JSON"),
         (b'{"type": "charge.succeeded"}', 422, 'string "id" and "type"'),
+        (b'{"id": "", "type": "charge.succeeded"}', 422, 'string "id" and "type"'),
+        (b'{"id": 7, "type": "charge.succeeded"}', 422, 'string "id" and "type"'),
         (b"[1, 2]", 422, 'string "id" and "type"'),
     ],
 )
