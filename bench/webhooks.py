@@ -234,7 +234,10 @@ def sensor_latency(receiver_port: int, inbox_dsn: str, ticks: int, interval: flo
             response = session.post(
                 f"http://127.0.0.1:{receiver_port}/webhooks/stripe",
                 data=body,
-                headers={"Stripe-Signature": stripe_signature_header(body, SECRET)},
+                headers={
+                    "Stripe-Signature": stripe_signature_header(body, SECRET),
+                    "Content-Type": "application/json",
+                },
                 timeout=5,
             )
             response.raise_for_status()

@@ -1,23 +1,77 @@
 """Airbyte sync notifications (workspace settings → Notifications → Webhook).
 
 Airbyte posts, for successful and failed syncs:
-`{"data": {"workspace": {...}, "connection": {"id", "name", "url"}, "source": {...},
+`{"data": {"workspace": {"id", "name", "url"}, "connection": {"id", "name", "url"}, "source": {...},
 "destination": {...}, "jobId": 9988, "startedAt", "finishedAt", "bytesEmitted", "bytesCommitted",
 "recordsEmitted", "recordsCommitted", "success": true, "durationInSeconds", "errorMessage"?}}`.
 Its "Test" button posts only `{"text": "Hello World! ..."}`.
 
 The payload is not signed, so nothing here is trusted: the sensor confirms the job through the
-Airbyte API before acting.
+Airbyte API before acting. The fields a decision rests on (job id, connection id, success) are
+strict; the informative ones (counts, names, times) become None when Airbyte sends something
+unexpected, so a format change there never loses a notification.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
 
 
 class NotificationError(ValueError):
     """Not an Airbyte sync notification; the message lists the missing fields."""
+
+
+def _or_none(kind: type) -> BeforeValidator:
+    def keep(value: Any) -> Any:
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+    return BeforeValidator(keep)
+
+
+OptionalInt = Annotated[int | None, _or_none(int)]
+OptionalStr = Annotated[str | None, _or_none(str)]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Workspace(_Lenient):
+    id: OptionalStr = None
+
+
+class _Connection(_Lenient):
+    id: StrictStr
+    name: OptionalStr = None
+
+
+class _Data(_Lenient):
+    jobId: StrictInt  # Airbyte's field names
+    connection: _Connection
+    success: StrictBool
+    workspace: Annotated[_Workspace | None, BeforeValidator(lambda v: v if isinstance(v, dict) else None)] = (
+        None
+    )
+    recordsCommitted: OptionalInt = None
+    bytesCommitted: OptionalInt = None
+    errorMessage: OptionalStr = None
+    finishedAt: OptionalStr = None
+
+
+class _Body(_Lenient):
+    data: _Data
+
+
+# What each required field must be, in the words of the 422 message.
+_EXPECTED = {
+    "data.jobId": "data.jobId (integer)",
+    "data.connection": "data.connection.id (string)",
+    "data.connection.id": "data.connection.id (string)",
+    "data.success": "data.success (boolean)",
+}
 
 
 @dataclass(frozen=True)
@@ -30,11 +84,19 @@ class AirbyteNotification:
     bytes_committed: int | None
     error_message: str | None
     finished_at: str | None
+    workspace_id: str | None = None
 
     @property
     def event_id(self) -> str:
-        # An Airbyte job ends once: its id is the notification's identity (a redelivery is a duplicate).
-        return f"airbyte-job-{self.job_id}"
+        """The notification's identity: what makes two deliveries the same notification.
+
+        A job id is unique within one Airbyte deployment only: the same id in another workspace
+        (another deployment posting to this receiver) is another sync. And a job notified
+        failed, then succeeded (Airbyte re-notifies after a reset or a manual retry of the same
+        job) is two facts. Job id alone dropped both as duplicates.
+        """
+        status = "succeeded" if self.success else "failed"
+        return f"airbyte-job-{self.workspace_id or 'unknown-workspace'}-{self.job_id}-{status}"
 
     @property
     def kind(self) -> str:
@@ -46,37 +108,29 @@ def is_test_notification(body: Any) -> bool:
     return isinstance(body, dict) and "data" not in body and isinstance(body.get("text"), str)
 
 
-def _optional_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def parse_airbyte_notification(body: Any) -> AirbyteNotification:
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise NotificationError('not an Airbyte sync notification: expected a JSON object with "data"')
-    connection = data.get("connection")
-    job_id = data.get("jobId")
-    success = data.get("success")
-    problems = []
-    if not isinstance(job_id, int) or isinstance(job_id, bool):
-        problems.append("data.jobId (integer)")
-    if not isinstance(connection, dict) or not isinstance(connection.get("id"), str):
-        problems.append("data.connection.id (string)")
-    if not isinstance(success, bool):
-        problems.append("data.success (boolean)")
-    if problems:
-        raise NotificationError(f"Airbyte notification is missing {', '.join(problems)}")
-    assert isinstance(connection, dict) and isinstance(job_id, int) and isinstance(success, bool)
-    name = connection.get("name")
-    error = data.get("errorMessage")
-    finished = data.get("finishedAt")
+    try:
+        data = _Body.model_validate(body).data
+    except ValidationError as exc:
+        missing: list[str] = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            described = _EXPECTED.get(where, where)
+            if described not in missing:
+                missing.append(described)
+        ordered = [text for text in dict.fromkeys(_EXPECTED.values()) if text in missing]
+        ordered += [text for text in missing if text not in ordered]
+        raise NotificationError(f"Airbyte notification is missing {', '.join(ordered)}") from None
     return AirbyteNotification(
-        job_id=job_id,
-        connection_id=connection["id"],
-        connection_name=name if isinstance(name, str) else None,
-        success=success,
-        records_committed=_optional_int(data.get("recordsCommitted")),
-        bytes_committed=_optional_int(data.get("bytesCommitted")),
-        error_message=error if isinstance(error, str) else None,
-        finished_at=finished if isinstance(finished, str) else None,
+        job_id=data.jobId,
+        connection_id=data.connection.id,
+        connection_name=data.connection.name,
+        success=data.success,
+        records_committed=data.recordsCommitted,
+        bytes_committed=data.bytesCommitted,
+        error_message=data.errorMessage,
+        finished_at=data.finishedAt,
+        workspace_id=data.workspace.id if data.workspace else None,
     )

@@ -98,7 +98,9 @@ def test_concurrent_syncs_of_one_connection_share_one_job(live_workspace, airbyt
 @pytest.mark.parametrize("outcome", ["failed", "cancelled"])
 def test_a_job_that_does_not_succeed_fails_with_its_link(runner, airbyte_state, outcome):
     airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=0.2, outcome=outcome))
-    with pytest.raises(AirbyteJobFailedError, match=f"ended {outcome}: see its logs at .*timeline\\?jobId=1"):
+    with pytest.raises(
+        AirbyteJobFailedError, match=f"ended {outcome}.* See its logs at .*timeline\\?jobId=1"
+    ):
         runner.run(CONNECTION)
 
 
@@ -211,3 +213,51 @@ def test_request_time_does_not_stretch_the_poll_intervals():
     assert max(gaps) == pytest.approx(schedule.max_interval)
     # Noticed within one interval plus the one request that saw the end.
     assert finished.noticed_at - client.ends_at <= schedule.max_interval + client.request_seconds
+
+
+def test_a_failed_job_carries_airbyte_failure_reason_and_the_connection_name(live_workspace, airbyte_state):
+    reason = "Stripe API answered 401: the API key is invalid"
+    airbyte_state.set_plan(
+        CONNECTION,
+        JobPlan(duration_seconds=0.1, outcome="failed", failure_message=reason, failure_type="config_error"),
+    )
+    runner = live_workspace.job_runner(
+        dg.get_dagster_logger(), "ws", CONNECTION, connection_name="hubspot_to_postgres"
+    )
+    with pytest.raises(AirbyteJobFailedError) as raised:
+        runner.run(CONNECTION)
+    description = raised.value.description or ""
+    assert (
+        f"of connection 'hubspot_to_postgres' ({CONNECTION}) ended failed: {reason} (source, config_error)"
+        in (description)
+    )
+    assert raised.value.metadata["airbyte/failure_reason"].value == f"{reason} (source, config_error)"
+    assert raised.value.metadata["airbyte/failure_origin"].value == "source"
+
+
+def test_a_failed_job_without_a_reported_reason_still_fails_clearly(runner, airbyte_state, airbyte_server):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=0.1, outcome="failed"))
+    airbyte_server.faults.status(404, path="/jobs/get", times=None)  # the config API is not reachable
+    with pytest.raises(AirbyteJobFailedError, match=r"ended failed\. See its logs at"):
+        runner.run(CONNECTION)
+
+
+def test_termination_leaves_a_job_it_only_attached_to_running(live_workspace, airbyte_state, caplog):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=3600))
+    theirs = airbyte_state.trigger(CONNECTION, "sync")  # started by Airbyte's scheduler or the UI
+    runner = live_workspace.job_runner(dg.get_dagster_logger(), clock=InterruptingClock())
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(CONNECTION)
+    assert theirs.status(airbyte_state.clock.now()) == "running"
+    assert f"Airbyte job {theirs.job_id}" in caplog.text and "left running" in caplog.text
+
+
+def test_a_timeout_leaves_a_job_it_only_attached_to_running(live_workspace, airbyte_state, airbyte_server):
+    airbyte_state.set_plan(CONNECTION, JobPlan(duration_seconds=3600))
+    theirs = airbyte_state.trigger(CONNECTION, "sync")
+    runner = live_workspace.job_runner(dg.get_dagster_logger())
+    runner.poll_timeout = 0.3
+    with pytest.raises(AirbyteJobTimeoutError, match="left running"):
+        runner.run(CONNECTION)
+    assert theirs.status(airbyte_state.clock.now()) == "running"
+    assert airbyte_server.requests["DELETE /jobs/{id}"] == 0

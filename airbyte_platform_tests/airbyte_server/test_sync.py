@@ -8,7 +8,7 @@ import pytest
 from airbyte_platform.ingestion.airbyte_server.defs import build_prod_ingestion_defs, build_workspace
 from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform_tests.airbyte_server.conftest import FAST, declared_id
-from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan
+from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan, StreamConf
 
 SALESFORCE = connection_named("salesforce_to_postgres")
 
@@ -124,3 +124,44 @@ def test_a_failed_airbyte_job_fails_the_step_with_its_link(prod_settings, airbyt
     assert not result.success
     assert f"ended {outcome}" in failure_message(result)
     assert materializations(result) == {}
+
+
+def test_a_failed_job_names_the_connection_and_airbyte_failure_reason(prod_settings, airbyte_state):
+    reason = "Salesforce rejected the OAuth refresh token (expired)"
+    airbyte_state.set_plan(
+        declared_id(SALESFORCE), JobPlan(duration_seconds=0.1, outcome="failed", failure_message=reason)
+    )
+    result = materialize(prod_settings, "airbyte_sync_salesforce_to_postgres")
+    message = failure_message(result)
+    assert "'salesforce_to_postgres'" in message and reason in message and "source" in message
+
+
+def test_one_stream_name_in_two_namespaces_stays_two_assets(prod_settings, airbyte_state):
+    """`public.users` and `sales.users` are two tables: two assets, each with its own row count."""
+    workspace = next(iter(airbyte_state.workspaces))
+    connection_id = airbyte_state.add_connection(
+        workspace,
+        "App database",
+        [
+            StreamConf("users", namespace="public"),
+            StreamConf("users", namespace="sales"),
+            StreamConf("orders", namespace="public"),
+        ],
+    )
+    airbyte_state.set_plan(
+        connection_id,
+        JobPlan(
+            duration_seconds=0.1,
+            stream_rows=(("public.users", 120), ("sales.users", 7), ("public.orders", 55)),
+        ),
+    )
+    result = materialize(prod_settings, "airbyte_sync_app_database")
+    assert result.success
+    rows = {
+        key.to_user_string(): meta["records_synced"].value for key, meta in materializations(result).items()
+    }
+    assert rows == {
+        "airbyte/app_database/public_users": 120,
+        "airbyte/app_database/sales_users": 7,
+        "airbyte/app_database/orders": 55,  # a name in one namespace keeps its plain key
+    }

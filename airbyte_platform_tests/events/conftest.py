@@ -24,6 +24,7 @@ import uvicorn
 from airbyte_platform.events.cdc.local_source import ensure_local_cdc_source
 from airbyte_platform.events.inbox import Inbox, open_inbox
 from airbyte_platform.events.receiver import ReceiverConfig, build_receiver_app
+from airbyte_platform.events.receiver.server import server_config
 from airbyte_platform.events.stripe_signature import stripe_signature_header
 from airbyte_platform.events.webhook_secrets import WebhookSecrets
 from airbyte_platform.local_services.postgres import local_postgres, local_postgres_uri
@@ -127,7 +128,7 @@ def postgres_inbox_dsn(pg_root: Path, cdc_source_uri: str) -> str:
 @pytest.fixture
 def pg_inbox_dsn(postgres_inbox_dsn: str) -> Iterator[str]:
     with psycopg.connect(postgres_inbox_dsn, autocommit=True) as connection:
-        connection.execute("DROP TABLE IF EXISTS webhook_events")
+        connection.execute("DROP TABLE IF EXISTS webhook_events, webhook_consumers, webhook_inbox_probe")
     yield postgres_inbox_dsn
 
 
@@ -152,10 +153,15 @@ class RunningReceiver:
             return inbox.event_ids()
 
 
-def serve_in_thread(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+def serve_in_thread(
+    app: Any, port: int, config: ReceiverConfig | None = None
+) -> tuple[uvicorn.Server, threading.Thread]:
+    """Serve `app` on a loopback port; with the receiver's HTTP limits when `config` is given."""
+    if config is not None:
+        uvicorn_config = server_config(app, config, host="127.0.0.1", port=port, log_level="warning")
+    else:
+        uvicorn_config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(uvicorn_config)
     thread = threading.Thread(target=server.run, name=f"receiver-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -175,7 +181,7 @@ def start_receiver(settings: Settings) -> Iterator[Callable[..., RunningReceiver
             settings=settings, secrets=TEST_SECRETS, inbox_dsn=inbox_dsn, max_body_bytes=max_body_bytes
         )
         port = free_port()
-        servers.append(serve_in_thread(build_receiver_app(config, inbox), port))
+        servers.append(serve_in_thread(build_receiver_app(config, inbox), port, config))
         return RunningReceiver(url=f"http://127.0.0.1:{port}", inbox_dsn=inbox_dsn, config=config)
 
     yield start

@@ -53,7 +53,10 @@ class Deployment:
     def post_stripe(self, body: bytes, secret: str = SECRETS["STRIPE_WEBHOOK_SECRET"]) -> requests.Response:
         header = stripe_signature_header(body, secret)
         return requests.post(
-            f"{self.url}/webhooks/stripe", data=body, headers={"Stripe-Signature": header}, timeout=10
+            f"{self.url}/webhooks/stripe",
+            data=body,
+            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+            timeout=10,
         )
 
     def tick(self, instance: dg.DagsterInstance, cursor: str | None = None):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -106,3 +108,90 @@ def test_sqlite_batches_larger_than_one_statement_keep_exact_outcomes(sqlite_dsn
             "stored", "stored", "duplicate", "stored", "duplicate", "stored", "duplicate",
         ]  # fmt: skip
         assert inbox.event_ids() == ["old", "a", "b", "c", "d"]
+
+
+def old(event_id: str, route: str = "event_driven_sync") -> NewEvent:
+    return NewEvent(event_id, "stripe", route, "charge.succeeded", "{}", received_at=1.0)  # 1970
+
+
+def test_retention_keeps_every_event_its_consumer_has_not_read(dsn):
+    with open_inbox(dsn) as inbox:
+        inbox.insert_batch([old("a"), old("b"), old("t", route="postgres_cdc_replication"), old("c")])
+        assert inbox.prune(time.time()) == 0  # nobody has read anything: nothing goes, however old
+        read = inbox.read_after("event_driven_sync", None, limit=2)
+        inbox.acknowledge("event_driven_sync", read[-1].position)
+        assert inbox.prune(time.time()) == 2
+        assert inbox.event_ids() == ["t", "c"]  # another route's unread event and the unread "c"
+        assert inbox.prune(0.5) == 0  # and nothing newer than the retention limit, read or not
+
+
+def test_the_health_probe_writes_and_fails_while_another_process_holds_the_write_lock(sqlite_dsn):
+    with open_inbox(sqlite_dsn) as inbox:
+        inbox.ping()
+        holder = sqlite3.connect(sqlite_dsn.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # a writer elsewhere (another receiver, a maintenance job)
+        try:
+            with pytest.raises(InboxError, match="cannot be written: database is locked"):
+                inbox.ping()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        inbox.ping()
+
+
+@pytest.mark.parametrize("how", ["deleted", "moved", "replaced"])
+def test_a_deleted_or_replaced_inbox_file_fails_writes_and_the_probe(sqlite_dsn, tmp_path, how):
+    path = Path(sqlite_dsn.removeprefix("sqlite:///"))
+    with open_inbox(sqlite_dsn) as inbox:
+        inbox.insert_batch([event("before")])
+        for suffix in ("", "-wal", "-shm"):
+            moved = Path(f"{path}{suffix}")
+            if how == "moved":
+                moved.rename(tmp_path / f"elsewhere{suffix}")
+            elif moved.exists():
+                moved.unlink()
+        if how == "replaced":
+            with open_inbox(sqlite_dsn) as fresh:  # an empty inbox now sits at the path
+                assert fresh.count() == 0
+        expected = "was deleted" if how != "replaced" else "moved or replaced"
+        with pytest.raises(InboxError, match=expected):
+            inbox.insert_batch([event("after")])
+        with pytest.raises(InboxError, match=expected):
+            inbox.ping()
+
+
+def test_a_full_disk_is_reported_as_such_not_as_a_failed_rollback(sqlite_dsn):
+    """SQLite rolls back by itself on SQLITE_FULL; the ROLLBACK after it fails ("no transaction is
+    active"). The inbox must report the disk, not the rollback."""
+    with open_inbox(sqlite_dsn) as inbox:
+        db = inbox._db  # type: ignore[attr-defined]
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages + 2}")  # SQLite's own limit: a real SQLITE_FULL
+        big = NewEvent("big", "stripe", "event_driven_sync", "k", "x" * 200_000, time.time())
+        with pytest.raises(InboxError) as raised:
+            inbox.insert_batch([big])
+        assert "database or disk is full" in str(raised.value)
+        assert "rollback" not in str(raised.value)
+
+
+def test_the_postgres_health_probe_fails_on_a_read_only_database(pg_inbox_dsn):
+    """A read-only PostgreSQL (a replica after a failover, default_transaction_read_only) answers
+    SELECT 1 and refuses every event: the probe writes, so it fails too."""
+    with open_inbox(pg_inbox_dsn) as inbox, psycopg.connect(pg_inbox_dsn, autocommit=True) as admin:
+        inbox.ping()
+        database = admin.execute("SELECT current_database()").fetchone()[0]
+        admin.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+        try:
+            admin.execute(  # the inbox reconnects, and finds the database read-only
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            with pytest.raises(InboxError):
+                inbox.ping()  # its connection was cut
+            assert inbox.read_after("event_driven_sync", None) == []  # reads still work
+            with pytest.raises(InboxError, match="read-only transaction"):
+                inbox.ping()
+            with pytest.raises(InboxError, match="read-only transaction"):
+                inbox.insert_batch([event("evt_on_replica")])
+        finally:
+            admin.execute(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')

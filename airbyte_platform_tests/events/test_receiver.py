@@ -37,13 +37,14 @@ def test_a_roll_signed_with_old_and_new_secrets_is_accepted(receiver):
 
     body = stripe_event("evt_roll")
     header = stripe_signature_header(body, ["whsec_retired", "whsec_test_events_secret"])
-    assert receiver.post_stripe(body, {"Stripe-Signature": header}).status_code == 200
+    headers = {"Stripe-Signature": header, "Content-Type": "application/json"}
+    assert receiver.post_stripe(body, headers).status_code == 200
 
 
 @pytest.mark.parametrize(
     ("headers_for", "status", "message"),
     [
-        (lambda body: {}, 400, "missing Stripe-Signature"),
+        (lambda body: {"Content-Type": "application/json"}, 400, "missing Stripe-Signature"),
         (lambda body: signed_headers(body, secret="whsec_wrong"), 400, "no v1 signature"),
         (lambda body: signed_headers(body, timestamp=int(time.time()) - 600), 400, "stale or replayed"),
         (lambda body: signed_headers(body, timestamp=int(time.time()) + 600), 400, "in the future"),
@@ -63,6 +64,8 @@ def test_untrusted_stripe_deliveries_are_refused_and_not_stored(receiver, header
     [
         (b'{"id": "evt_1", ', 400, "malformed JSON"),
         (b'{"type": "charge.succeeded"}', 422, 'string "id" and "type"'),
+        (b'{"id": "", "type": "charge.succeeded"}', 422, 'string "id" and "type"'),
+        (b'{"id": 7, "type": "charge.succeeded"}', 422, 'string "id" and "type"'),
         (b"[1, 2]", 422, 'string "id" and "type"'),
     ],
 )
@@ -89,7 +92,7 @@ def test_airbyte_notifications_need_the_path_token(receiver):
     payload = airbyte_notification(77, "stripe_to_postgres")
     assert receiver.post("/webhooks/airbyte/wrong-token", json=payload).status_code == 403
     accepted = receiver.post(f"/webhooks/airbyte/{AIRBYTE_TOKEN}", json=payload)
-    assert accepted.json() == {"status": "accepted", "event_id": "airbyte-job-77"}
+    assert accepted.json() == {"status": "accepted", "event_id": "airbyte-job-ws-77-succeeded"}
     assert receiver.post(f"/webhooks/airbyte/{AIRBYTE_TOKEN}", json=payload).json()["status"] == "duplicate"
     with open_inbox(receiver.inbox_dsn) as inbox:
         [stored] = inbox.read_after("airbyte_notifications", None)
@@ -174,3 +177,114 @@ def test_postgres_inbox_behind_the_receiver(start_receiver, pg_inbox_dsn):
     bodies = [stripe_event(f"evt_pg_{i}") for i in range(5)]
     assert [running.post_stripe(body).status_code for body in [*bodies, bodies[0]]] == [200] * 6
     assert sorted(running.stored()) == sorted(f"evt_pg_{i}" for i in range(5))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_body_not_declared_json_gets_415_saying_what_to_send(receiver, content_type):
+    body = stripe_event("evt_type")
+    headers = signed_headers(body)
+    headers.pop("Content-Type")
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = receiver.post_stripe(body, headers)
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["error"]
+    assert response.headers["Accept-Post"] == "application/json"
+    trigger = receiver.post(
+        "/webhooks/trigger",
+        data=b'{"job": "event_driven_sync"}',
+        headers={**AUTH, "Content-Type": "text/plain"},
+    )
+    assert trigger.status_code == 415
+    assert receiver.stored() == []
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "APPLICATION/JSON", "application/vnd.api+json"]
+)
+def test_json_media_types_with_parameters_are_accepted(receiver, content_type):
+    body = stripe_event("evt_ok_type")
+    response = receiver.post_stripe(body, {**signed_headers(body), "Content-Type": content_type})
+    assert response.status_code == 200 and receiver.stored() == ["evt_ok_type"]
+
+
+def test_every_route_answers_with_a_trailing_slash_without_redirecting(receiver):
+    body = stripe_event("evt_slash")
+    stripe = receiver.session.post(
+        f"{receiver.url}/webhooks/stripe/", data=body, headers=signed_headers(body), allow_redirects=False
+    )
+    airbyte = receiver.session.post(
+        f"{receiver.url}/webhooks/airbyte/{AIRBYTE_TOKEN}/",
+        json=airbyte_notification(5, "stripe_to_s3"),
+        allow_redirects=False,
+    )
+    trigger = receiver.session.post(
+        f"{receiver.url}/webhooks/trigger/",
+        json={"job": "event_driven_sync"},
+        headers=AUTH,
+        allow_redirects=False,
+    )
+    health = receiver.session.get(f"{receiver.url}/health/", allow_redirects=False)
+    assert [r.status_code for r in (stripe, airbyte, trigger, health)] == [200, 200, 202, 200]
+    assert len(receiver.stored()) == 3
+
+
+def test_airbyte_notifications_are_deduplicated_by_workspace_job_and_status(receiver):
+    url = f"/webhooks/airbyte/{AIRBYTE_TOKEN}"
+
+    def notify(workspace: str, job_id: int, success: bool) -> str:
+        payload = airbyte_notification(job_id, "stripe_to_s3", success=success)
+        payload["data"]["workspace"]["id"] = workspace
+        response = receiver.post(url, json=payload)
+        assert response.status_code == 200
+        return response.json()["status"]
+
+    assert notify("ws-a", 9, success=False) == "accepted"
+    assert notify("ws-b", 9, success=False) == "accepted"  # another workspace's job 9
+    assert notify("ws-a", 9, success=True) == "accepted"  # the same job, now succeeded
+    assert notify("ws-a", 9, success=False) == "duplicate"  # a redelivery
+    with open_inbox(receiver.inbox_dsn) as inbox:
+        stored = inbox.read_after("airbyte_notifications", None)
+    assert [(e.data()["data"]["workspace"]["id"], e.kind) for e in stored] == [
+        ("ws-a", "sync.failed"),
+        ("ws-b", "sync.failed"),
+        ("ws-a", "sync.succeeded"),
+    ]
+
+
+def test_extra_routes_are_served_beside_the_webhooks(start_receiver, sqlite_dsn, settings):
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route
+
+    from airbyte_platform.events.receiver import ReceiverConfig, build_receiver_app
+    from airbyte_platform.events.receiver.access_log import redact_path
+
+    from .conftest import TEST_SECRETS, free_port, serve_in_thread
+
+    async def dags(request):
+        return JSONResponse({"dag_id": request.path_params["dag_id"]})
+
+    facade = Starlette(routes=[Route("/dags/{dag_id}", dags)])
+    config = ReceiverConfig(
+        settings=settings, secrets=TEST_SECRETS, inbox_dsn=sqlite_dsn, max_body_bytes=65536
+    )
+    port = free_port()
+    server, thread = serve_in_thread(
+        build_receiver_app(config, extra_routes=[Mount("/api/v1", facade)]), port, config
+    )
+    try:
+        import requests
+
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/dags/stripe", timeout=5).json() == {
+            "dag_id": "stripe"
+        }
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    # The mounted app's literal segments stay readable in the access log; its parameters do not.
+    assert redact_path("/api/v1/dags/secret-dag?x=1") == "/api/v1/dags/***?***"

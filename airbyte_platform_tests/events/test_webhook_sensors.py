@@ -147,3 +147,21 @@ def test_six_hour_rule_boundary_is_the_dags_strictly_more_than_21600_seconds(ins
     assert tick(at_six_hours, instance, resources).run_requests == []
     just_after = build_event_driven_sync_sensor(RUNNING, clock=lambda: synced_at + 21600.5)
     assert [r.run_key for r in tick(just_after, instance, resources).run_requests] == ["evt_boundary"]
+
+
+def test_retention_prunes_only_what_the_sensor_has_committed_reading(instance, sqlite_dsn, resources):
+    """The sensor acknowledges the cursor it starts from (committed by the previous tick)."""
+    from airbyte_platform.events.inbox import open_inbox
+
+    sensor = build_event_driven_sync_sensor(RUNNING, sync_interval=dt.timedelta(0))
+    store(sqlite_dsn, [stripe(f"evt_old_{i}", received_at=1.0) for i in range(3)])
+    first = tick(sensor, instance, resources)
+    assert len(first.run_requests) == 3
+    store(sqlite_dsn, [stripe(f"evt_new_{i}", received_at=1.0) for i in range(2)])
+    with open_inbox(sqlite_dsn) as inbox:
+        assert inbox.prune(time.time()) == 0  # read, but the cursor of that tick is not known committed
+    second = tick(sensor, instance, resources, cursor=first.cursor)
+    assert [r.run_key for r in second.run_requests] == ["evt_new_0", "evt_new_1"]
+    with open_inbox(sqlite_dsn) as inbox:
+        assert inbox.prune(time.time()) == 3
+        assert inbox.event_ids() == ["evt_new_0", "evt_new_1"]

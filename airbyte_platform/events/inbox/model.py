@@ -77,12 +77,27 @@ class Inbox(ABC):
         """Every stored event id (tests and the reliability check; not for large inboxes)."""
 
     @abstractmethod
+    def acknowledge(self, route: str, position: str) -> None:
+        """Record that `route`'s consumer has read (and committed its cursor) up to `position`.
+
+        A route has one consumer, the sensor named after it (see `events.routes`).
+        """
+
+    @abstractmethod
     def prune(self, received_before: float) -> int:
-        """Delete events received before this time; return how many."""
+        """Delete events received before this time AND already read by their route's consumer.
+
+        An event no consumer has acknowledged stays, whatever its age: a sensor that was off for
+        a month still finds every event it has not read. Returns how many were deleted.
+        """
 
     @abstractmethod
     def ping(self) -> None:
-        """Raise InboxError when the store is unreachable."""
+        """Raise InboxError unless an event written now would be durably stored where it is read.
+
+        A committed probe write, not a read: a full disk, a read-only store or a lock held
+        elsewhere pass a read and fail every POST.
+        """
 
     @abstractmethod
     def close(self) -> None: ...

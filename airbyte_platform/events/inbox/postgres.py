@@ -32,6 +32,15 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     txid XID8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX IF NOT EXISTS webhook_events_route_txid_seq ON webhook_events (route, txid, seq);
+-- Where each route's consumer (its sensor) has read up to: retention only deletes events before it.
+CREATE TABLE IF NOT EXISTS webhook_consumers (
+    route TEXT PRIMARY KEY,
+    txid XID8 NOT NULL,
+    seq BIGINT NOT NULL,
+    acknowledged_at DOUBLE PRECISION NOT NULL
+);
+-- One row rewritten by every health probe: the probe goes through the real write path.
+CREATE TABLE IF NOT EXISTS webhook_inbox_probe (id INTEGER PRIMARY KEY, checked_at DOUBLE PRECISION NOT NULL);
 """
 COLUMNS = "event_id, source, route, kind, payload, received_at, seq, txid::text"
 # The whole batch in one statement (one round trip, whatever its size): columns as arrays.
@@ -190,16 +199,39 @@ class PostgresInbox(Inbox):
         )
         return [row[0] for row in rows]
 
+    def acknowledge(self, route: str, position: str) -> None:
+        txid, seq = _parse_position(position)
+        self._run(
+            "recording the read position",
+            lambda db: db.execute(
+                "INSERT INTO webhook_consumers (route, txid, seq, acknowledged_at) "
+                "VALUES (%s, %s::xid8, %s, extract(epoch FROM now())) ON CONFLICT (route) DO UPDATE "
+                "SET txid = excluded.txid, seq = excluded.seq, acknowledged_at = excluded.acknowledged_at",
+                (route, txid, seq),
+            ),
+        )
+
     def prune(self, received_before: float) -> int:
         return self._run(
             "pruning",
             lambda db: (
-                db.execute("DELETE FROM webhook_events WHERE received_at < %s", (received_before,)).rowcount
+                db.execute(
+                    "DELETE FROM webhook_events e USING webhook_consumers c WHERE e.route = c.route "
+                    "AND e.received_at < %s AND (e.txid, e.seq) <= (c.txid, c.seq)",
+                    (received_before,),
+                ).rowcount
             ),
         )
 
     def ping(self) -> None:
-        self._run("ping", lambda db: db.execute("SELECT 1").fetchone())
+        """A committed write of the probe row (a read-only replica or a full disk fail it; SELECT 1 passes)."""
+        self._run(
+            "the write probe",
+            lambda db: db.execute(
+                "INSERT INTO webhook_inbox_probe (id, checked_at) VALUES (1, extract(epoch FROM now())) "
+                "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"
+            ),
+        )
 
     def close(self) -> None:
         if self._db is not None:

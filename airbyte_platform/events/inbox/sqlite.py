@@ -3,12 +3,22 @@
 Ordering: SQLite has a single writer, and `seq` (AUTOINCREMENT) is assigned inside the write
 transaction, so commit order is `seq` order and a reader can safely continue after the last `seq`
 it saw. Readers never block the writer in WAL mode.
+
+File identity: an open SQLite connection keeps writing to its file after the path was deleted or
+replaced (the inode lives on, unlinked), so the receiver would acknowledge events nobody can read.
+The inode seen at open time is compared with the path's around every write and every health
+probe; a mismatch fails them (503) until the receiver is restarted. Reopening silently is not an
+option: a fresh file restarts `seq` at 1, and the sensors' cursors (at the old `seq`) would skip
+every new event until it caught up.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from airbyte_platform.events.inbox.model import Inbox, InboxError, NewEvent, StoredEvent, WriteOutcome
@@ -24,7 +34,18 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     received_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_events_route_seq ON webhook_events (route, seq);
+-- Where each route's consumer (its sensor) has read up to, as committed in its cursor: retention
+-- only deletes events at or before it.
+CREATE TABLE IF NOT EXISTS webhook_consumers (
+    route TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    acknowledged_at REAL NOT NULL
+);
+-- One row rewritten by every health probe: the probe goes through the real write path.
+CREATE TABLE IF NOT EXISTS webhook_inbox_probe (id INTEGER PRIMARY KEY, checked_at REAL NOT NULL);
 """
+# A health probe waits this long for the write lock; a write waits `busy_timeout` (default 30 s).
+PROBE_LOCK_TIMEOUT_MS = 1000
 COLUMNS = "event_id, source, route, kind, payload, received_at, seq"
 INSERT = "INSERT INTO webhook_events (event_id, source, route, kind, payload, received_at) VALUES "
 ROW_MARKS = "(?, ?, ?, ?, ?, ?)"
@@ -60,13 +81,16 @@ def _parse_position(position: str | None) -> int:
 class SqliteInbox(Inbox):
     backend = "sqlite"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, busy_timeout: float = 30.0):
         self.path = path
+        self._busy_timeout_ms = int(busy_timeout * 1000)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread=False: the receiver opens the inbox in its main thread and then
             # writes only from the group-commit thread; no two threads use it at once.
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            self._db = sqlite3.connect(
+                path, isolation_level=None, timeout=busy_timeout, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
@@ -76,6 +100,46 @@ class SqliteInbox(Inbox):
             raise InboxError(
                 f"cannot open the webhook inbox {path} ({exc}): check WEBHOOK_INBOX_DSN"
             ) from exc
+        self._identity = self._current_identity()
+
+    # -- file identity ---------------------------------------------------------------------------
+    def _current_identity(self) -> tuple[int, int] | None:
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return status.st_dev, status.st_ino
+
+    def _check_identity(self) -> None:
+        current = self._current_identity()
+        if current is None:
+            raise InboxError(
+                f"the webhook inbox file {self.path} was deleted while the receiver ran: nothing written "
+                "now could be read by the sensors. Restore the file and restart the receiver."
+            )
+        if current != self._identity:
+            raise InboxError(
+                f"the webhook inbox file {self.path} was moved or replaced while the receiver ran: this "
+                "process still holds the old file. Restart the receiver."
+            )
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _in_write_transaction(self, work: Callable[[], object]) -> None:
+        """Run `work()` in BEGIN IMMEDIATE ... COMMIT; raise the error that actually happened.
+
+        After some errors (disk full, I/O error) SQLite has already rolled the transaction back,
+        and a ROLLBACK then fails with "no transaction is active": raised from the except block,
+        that message would replace the real one in every log.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            work()
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise
 
     def insert_batch(self, events: Sequence[NewEvent]) -> list[WriteOutcome]:
         # One SELECT and one multi-row INSERT per chunk of the batch, not one statement per event:
@@ -88,17 +152,19 @@ class SqliteInbox(Inbox):
         if not events:
             return outcomes
         seen: set[str] = set()
+
+        def insert_all() -> None:
+            for start in range(0, len(events), self._chunk):
+                outcomes.extend(self._insert_chunk(events[start : start + self._chunk], seen))
+
+        self._check_identity()  # never write into a file the sensors no longer read
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for start in range(0, len(events), self._chunk):
-                    outcomes += self._insert_chunk(events[start : start + self._chunk], seen)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            self._in_write_transaction(insert_all)
         except sqlite3.Error as exc:
             raise InboxError(f"writing to the webhook inbox {self.path} failed: {exc}") from exc
+        # Deleted during the transaction: committed to an orphaned inode; refuse (503) so the
+        # sender retries against a receiver that writes where the sensors read.
+        self._check_identity()
         return outcomes
 
     def _insert_chunk(self, events: Sequence[NewEvent], seen: set[str]) -> list[WriteOutcome]:
@@ -154,16 +220,49 @@ class SqliteInbox(Inbox):
     def event_ids(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT event_id FROM webhook_events ORDER BY seq")]
 
+    def acknowledge(self, route: str, position: str) -> None:
+        seq = _parse_position(position)
+        try:
+            self._db.execute(
+                "INSERT INTO webhook_consumers (route, position, acknowledged_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (route) DO UPDATE SET position = excluded.position, "
+                "acknowledged_at = excluded.acknowledged_at",
+                (route, seq, time.time()),
+            )
+        except sqlite3.Error as exc:
+            raise InboxError(
+                f"recording the read position in the webhook inbox {self.path} failed: {exc}"
+            ) from exc
+
     def prune(self, received_before: float) -> int:
-        return self._db.execute(
-            "DELETE FROM webhook_events WHERE received_at < ?", (received_before,)
-        ).rowcount
+        try:
+            return self._db.execute(
+                "DELETE FROM webhook_events WHERE received_at < ? AND seq <= COALESCE("
+                "(SELECT position FROM webhook_consumers c WHERE c.route = webhook_events.route), 0)",
+                (received_before,),
+            ).rowcount
+        except sqlite3.Error as exc:
+            raise InboxError(f"pruning the webhook inbox {self.path} failed: {exc}") from exc
 
     def ping(self) -> None:
+        """A committed write of the probe row, the way an event is written (a read would pass on
+        a full disk, a read-only file or a lock held elsewhere), and the file's identity."""
+        self._check_identity()
         try:
-            self._db.execute("SELECT 1 FROM webhook_events LIMIT 1").fetchall()
+            self._db.execute(f"PRAGMA busy_timeout = {PROBE_LOCK_TIMEOUT_MS}")
+            self._in_write_transaction(
+                lambda: self._db.execute(
+                    "INSERT INTO webhook_inbox_probe (id, checked_at) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                    (time.time(),),
+                )
+            )
         except sqlite3.Error as exc:
-            raise InboxError(f"the webhook inbox {self.path} is not readable: {exc}") from exc
+            raise InboxError(f"the webhook inbox {self.path} cannot be written: {exc}") from exc
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        self._check_identity()
 
     def close(self) -> None:
         self._db.close()

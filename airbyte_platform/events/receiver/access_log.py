@@ -1,38 +1,62 @@
-"""Keep the Airbyte path token out of the access log.
+"""Keep secrets in URLs out of the access log, whatever the URL looks like.
 
 Airbyte notifications cannot be signed, so their secret travels in the URL
-(`POST /webhooks/airbyte/<AIRBYTE_WEBHOOK_TOKEN>`), and uvicorn's access log writes every URL. This
-filter rewrites that path segment before the line is formatted, wrong tokens included (a near-miss
-of the real token is as sensitive as the token).
+(`POST /webhooks/airbyte/<AIRBYTE_WEBHOOK_TOKEN>`), and uvicorn's access log writes every URL.
+Matching the expected shape is not enough: a sender configured with `/webhook/airbyte/<token>`,
+`/webhooks/airbyte//<token>` or `?token=<token>` puts the secret elsewhere. So the log keeps only
+what is known to be harmless: path segments that are literal words of the app's own routes
+(`webhooks`, `airbyte`, `health`, ...). Every other segment, and any query string, becomes `***`.
+A 404 path is still recognisable (`POST /***/airbyte/*** 404`) and never shows a secret.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Iterable
+
+from starlette.routing import BaseRoute, Mount, Route
 
 ACCESS_LOGGER = "uvicorn.access"
 REDACTED = "***"
-_TOKEN_IN_PATH = re.compile(r"(/webhooks/airbyte/)[^/?#\s\"]*")
+
+# Literal segments of every route of the receivers built in this process (the filter is per
+# process, like the logger it sits on).
+_KNOWN_SEGMENTS: set[str] = set()
+
+
+def route_segments(routes: Iterable[BaseRoute]) -> set[str]:
+    """The literal path segments of `routes` (path parameters such as `{token}` excluded)."""
+    words: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route | Mount):
+            words |= {part for part in route.path.split("/") if part and "{" not in part}
+        if isinstance(route, Mount):
+            words |= route_segments(route.routes)
+    return words
 
 
 def redact_path(text: str) -> str:
-    return _TOKEN_IN_PATH.sub(rf"\g<1>{REDACTED}", text)
+    """`text` (a path, with or without query) with every unknown segment and the query masked."""
+    path, has_query, _ = text.partition("?")
+    safe = "/".join(part if not part or part in _KNOWN_SEGMENTS else REDACTED for part in path.split("/"))
+    return f"{safe}?{REDACTED}" if has_query else safe
 
 
-class PathTokenFilter(logging.Filter):
+class PathRedactionFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        # uvicorn logs `'%s - "%s %s HTTP/%s" %d'` with the path among the args; redact every
-        # string argument and the message itself, so a change of format cannot leak the token.
+        # uvicorn logs `'%s - "%s %s HTTP/%s" %d'` with the path among the args. Every string
+        # argument that is a path is redacted, wherever it sits, so a change of format cannot leak.
         if isinstance(record.args, tuple):
-            record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = redact_path(record.msg)
+            record.args = tuple(
+                redact_path(arg) if isinstance(arg, str) and arg.startswith("/") else arg
+                for arg in record.args
+            )
         return True
 
 
-def install_access_log_redaction() -> None:
-    """Attach the filter to uvicorn's access logger once per process (idempotent)."""
+def install_access_log_redaction(routes: Iterable[BaseRoute]) -> None:
+    """Allow the literal segments of `routes`, and attach the filter once per process."""
+    _KNOWN_SEGMENTS.update(route_segments(routes))
     logger = logging.getLogger(ACCESS_LOGGER)
-    if not any(isinstance(existing, PathTokenFilter) for existing in logger.filters):
-        logger.addFilter(PathTokenFilter())
+    if not any(isinstance(existing, PathRedactionFilter) for existing in logger.filters):
+        logger.addFilter(PathRedactionFilter())

@@ -1,27 +1,33 @@
 """The webhook receiver, a Starlette ASGI app: authenticate, validate, commit to the inbox, then 2xx.
 
-Order of work on every POST: bounded body read (413) → authentication (Stripe signature 400,
-path token 403, bearer token 401) → JSON and fields (400/422) → durable inbox write (503 when
-it fails, so the sender retries) → 200/202. An event reaches the inbox only after every check
-passed, and the 2xx is sent only after its transaction committed. A redelivered event id is
-acknowledged (200, "duplicate") and not stored again.
+Order of work on every POST: header authentication (path token 403, bearer token 401) →
+Content-Type (415) → bounded body read (413) → Stripe signature (400) → JSON and fields
+(400/422) → durable inbox write (503 when it fails, so the sender retries) → 200/202. An event
+reaches the inbox only after every check passed, and the 2xx is sent only after its transaction
+committed. A redelivered event id is acknowledged (200, "duplicate") and not stored again.
+
+Every route answers with or without a trailing slash: a redirect (Starlette's default 307) is a
+failed delivery for Stripe. `/health` runs the inbox's write probe (see `Inbox.ping`), so it
+answers 200 only when a POST would be stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Annotated, Any
 
 import orjson
+from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from airbyte_platform.events.inbox import Inbox, InboxError, NewEvent, WriteOutcome, open_inbox
 from airbyte_platform.events.inbox.group_commit import GroupCommitWriter
@@ -32,7 +38,15 @@ from airbyte_platform.events.notifications import (
 )
 from airbyte_platform.events.receiver.access_log import install_access_log_redaction
 from airbyte_platform.events.receiver.config import ReceiverConfig
-from airbyte_platform.events.receiver.http import BodyTooLarge, answer, parse_json, read_body, refuse
+from airbyte_platform.events.receiver.http import (
+    BodyIncomplete,
+    BodyTooLarge,
+    answer,
+    parse_json,
+    read_body,
+    refuse,
+    wrong_content_type,
+)
 from airbyte_platform.events.routes import (
     AIRBYTE_NOTIFICATIONS,
     EVENT_DRIVEN_SYNC,
@@ -45,6 +59,16 @@ log = logging.getLogger("airbyte_platform.events.receiver")
 
 MAX_IDEMPOTENCY_KEY = 200
 RETRY_LATER = {"Retry-After": "5"}
+
+
+class StripeEventFields(BaseModel):
+    """What the receiver needs of a Stripe event (parsed in one pass, in Rust); the verified raw
+    body is what is stored. The trigger body has no model: its rules depend on the job and live
+    in `validate_trigger`, which the sensors share."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: Annotated[StrictStr, StringConstraints(min_length=1)]
+    type: StrictStr
 
 
 class WebhookEndpoints:
@@ -74,10 +98,15 @@ class WebhookEndpoints:
 
     # -- shared steps ----------------------------------------------------------------------------
     async def _body(self, request: Request) -> bytes | Response:
+        wrong_type = wrong_content_type(request)
+        if wrong_type is not None:
+            return wrong_type
         try:
             return await read_body(request, self.config.max_body_bytes)
         except BodyTooLarge as exc:
             return refuse(413, str(exc))
+        except BodyIncomplete as exc:
+            return refuse(400, str(exc))  # nobody is listening any more; nothing was stored
 
     async def _store(self, event: NewEvent, accepted_status: int = 200) -> Response:
         assert self.writer is not None, "the receiver's lifespan did not run"
@@ -94,8 +123,17 @@ class WebhookEndpoints:
     async def health(self, request: Request) -> Response:
         if self.writer is None:
             return refuse(503, "starting")
+        timeout = self.config.health_timeout_seconds
         try:
-            await self.writer.ping()
+            await asyncio.wait_for(self.writer.ping(), timeout)
+        except TimeoutError:
+            log.error(
+                f"health probe: the webhook inbox write path did not answer within {timeout:g}s "
+                "(a lock held elsewhere, or a hung disk); POSTs are waiting too"
+            )
+            return refuse(
+                503, f"webhook inbox ({self.writer.inbox.backend}) not answering; see the receiver log"
+            )
         except InboxError as exc:
             # The reason goes to the log only: the probe endpoint is public, and driver errors name
             # hosts, users and paths.
@@ -120,19 +158,17 @@ class WebhookEndpoints:
             log.warning(f"Stripe webhook refused: {exc}")
             return refuse(400, str(exc))
         try:
-            payload = parse_json(body)
-        except ValueError as exc:
-            return refuse(400, str(exc))
-        event_id = payload.get("id") if isinstance(payload, dict) else None
-        event_type = payload.get("type") if isinstance(payload, dict) else None
-        if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+            fields = StripeEventFields.model_validate_json(body)
+        except ValidationError as exc:
+            if any(error["type"] == "json_invalid" for error in exc.errors()):
+                return refuse(400, f"malformed JSON: {exc.errors()[0]['msg']}")
             return refuse(422, 'a Stripe event needs a string "id" and "type"')
         return await self._store(
             NewEvent(
-                event_id=event_id,
+                event_id=fields.id,
                 source="stripe",
                 route=EVENT_DRIVEN_SYNC,
-                kind=event_type,
+                kind=fields.type,
                 payload=body.decode("utf-8", errors="replace"),
                 received_at=time.time(),
             )
@@ -189,7 +225,7 @@ class WebhookEndpoints:
             run_config = validate_trigger(payload.get("job"), payload.get("run_config"), self.config.settings)
         except TriggerError as exc:
             return refuse(422, str(exc))
-        key = _idempotency_key(request, payload)
+        key = _idempotency_key(request, payload.get("event_id"))
         if isinstance(key, Response):
             return key
         job = payload["job"]
@@ -206,9 +242,9 @@ class WebhookEndpoints:
         )
 
 
-def _idempotency_key(request: Request, payload: dict[str, Any]) -> str | Response:
+def _idempotency_key(request: Request, event_id: Any) -> str | Response:
     """The caller's key (Idempotency-Key header or "event_id"), so a retried trigger launches once."""
-    key = request.headers.get("idempotency-key") or payload.get("event_id")
+    key = request.headers.get("idempotency-key") or event_id
     if key is None:
         return uuid.uuid4().hex
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
@@ -218,18 +254,30 @@ def _idempotency_key(request: Request, payload: dict[str, Any]) -> str | Respons
     return key.strip()
 
 
-def build_receiver_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
-    """The ASGI app. `inbox`: an already-open inbox (tests); by default it opens `config.inbox_dsn`."""
-    install_access_log_redaction()  # the Airbyte path token must not reach the access log
+def _with_and_without_slash(path: str, endpoint: Callable[[Request], Any], methods: list[str]) -> list[Route]:
+    return [Route(path, endpoint, methods=methods), Route(f"{path}/", endpoint, methods=methods)]
+
+
+def build_receiver_app(
+    config: ReceiverConfig, inbox: Inbox | None = None, extra_routes: Sequence[BaseRoute] = ()
+) -> Starlette:
+    """The ASGI app.
+
+    `inbox`: an already-open inbox (tests); by default it opens `config.inbox_dsn`.
+    `extra_routes`: more routes or `Mount`s served by the same process (after the webhook routes),
+    e.g. another Starlette app under a prefix. Their literal path segments are shown in the access
+    log; everything else in a URL is masked there.
+    """
     endpoints = WebhookEndpoints(config, inbox)
-    app = Starlette(
-        routes=[
-            Route("/health", endpoints.health, methods=["GET"]),
-            Route("/webhooks/stripe", endpoints.stripe, methods=["POST"]),
-            Route("/webhooks/airbyte/{token}", endpoints.airbyte, methods=["POST"]),
-            Route("/webhooks/trigger", endpoints.trigger, methods=["POST"]),
-        ],
-        lifespan=endpoints.lifespan,
-    )
+    routes: list[BaseRoute] = [
+        *_with_and_without_slash("/health", endpoints.health, ["GET"]),
+        *_with_and_without_slash("/webhooks/stripe", endpoints.stripe, ["POST"]),
+        *_with_and_without_slash("/webhooks/airbyte/{token}", endpoints.airbyte, ["POST"]),
+        *_with_and_without_slash("/webhooks/trigger", endpoints.trigger, ["POST"]),
+        *extra_routes,
+    ]
+    install_access_log_redaction(routes)  # no token may reach the access log, whatever the URL
+    app = Starlette(routes=routes, lifespan=endpoints.lifespan)
+    app.router.redirect_slashes = False  # a 307 is a failed delivery for Stripe
     app.state.endpoints = endpoints
     return app

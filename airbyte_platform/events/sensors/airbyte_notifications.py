@@ -36,7 +36,11 @@ from airbyte_platform.events.resources import WebhookInboxResource
 from airbyte_platform.events.routes import AIRBYTE_NOTIFICATIONS
 from airbyte_platform.events.sensors.asset_history import reported_job_ids, run_in_progress
 from airbyte_platform.events.sensors.cursor import dump_cursor, load_cursor
-from airbyte_platform.events.sensors.inbox_reading import BATCH_SIZE, SENSOR_INTERVAL_SECONDS
+from airbyte_platform.events.sensors.inbox_reading import (
+    BATCH_SIZE,
+    SENSOR_INTERVAL_SECONDS,
+    acknowledge_read_position,
+)
 from airbyte_platform.ingestion.catalog import ConnectionSpec
 from airbyte_platform.ingestion.specs import connection_for_id
 from airbyte_platform.settings import Settings
@@ -165,6 +169,7 @@ def build_airbyte_notification_sensor(
         cursor = load_cursor(context.cursor)
         try:
             with webhook_inbox.open() as inbox:
+                acknowledge_read_position(context, inbox, AIRBYTE_NOTIFICATIONS, cursor.get("position"))
                 waiting: Sequence[StoredEvent] = inbox.fetch(list(cursor.get("pending", [])))
                 new = inbox.read_after(AIRBYTE_NOTIFICATIONS, cursor.get("position"), BATCH_SIZE)
         except InboxError as exc:

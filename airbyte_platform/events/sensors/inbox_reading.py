@@ -4,6 +4,11 @@ The cursor is `{"position": "<inbox position>"}` (plus sensor-specific keys). It
 event once the sensor has decided about it, and the run key of every run is the event id, so even
 a cursor reset (or a sensor evaluated twice) cannot launch a run twice: Dagster skips a run key
 the sensor has already used.
+
+Each evaluation also tells the inbox the position it starts from (`acknowledge`): that cursor was
+committed by Dagster at the end of the previous tick, so every event up to it has been decided.
+Retention deletes only acknowledged events; a position from the tick in progress would not do
+(its cursor may never be committed).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 import dagster as dg
 
-from airbyte_platform.events.inbox import InboxError, StoredEvent
+from airbyte_platform.events.inbox import Inbox, InboxError, StoredEvent
 from airbyte_platform.events.resources import WebhookInboxResource
 from airbyte_platform.events.sensors.cursor import load_cursor
 
@@ -33,12 +38,25 @@ def read_new_events(
     cursor = load_cursor(context.cursor)
     try:
         with inbox.open() as opened:
+            acknowledge_read_position(context, opened, route, cursor.get("position"))
             events = opened.read_after(route, cursor.get("position"), BATCH_SIZE)
     except InboxError as exc:
         return dg.SkipReason(f"webhook inbox unreadable, nothing launched: {exc}")
     if not events:
         return dg.SkipReason(f"no new {route} events in the webhook inbox")
     return NewEvents(cursor, events)
+
+
+def acknowledge_read_position(
+    context: dg.SensorEvaluationContext, inbox: Inbox, route: str, position: str | None
+) -> None:
+    """Record the committed cursor position for retention; a failure only delays pruning."""
+    if position is None:
+        return
+    try:
+        inbox.acknowledge(route, position)
+    except InboxError as exc:
+        context.log.warning(f"could not record the {route} read position (retention waits): {exc}")
 
 
 def event_tags(event: StoredEvent) -> dict[str, str]:

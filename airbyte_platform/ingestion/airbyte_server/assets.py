@@ -134,7 +134,9 @@ def discovered_assets(
             id_source="the workspace snapshot",
             workspace_id=snapshot.workspace_id,
             streams=tuple(
-                StreamTarget(name=stream.name, key=spec.key, sync_mode=stream.sync_mode)
+                StreamTarget(
+                    name=stream.name, key=spec.key, sync_mode=stream.sync_mode, namespace=stream.namespace
+                )
                 for stream, spec in zip(connection.streams, specs, strict=True)
             ),
             destination_type=destination.destination_type if destination else None,

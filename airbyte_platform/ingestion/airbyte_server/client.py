@@ -29,8 +29,10 @@ from airbyte_platform.ingestion.airbyte_server.errors import (
     AirbyteApiError,
     AirbyteRetriesExhaustedError,
     AirbyteTransientError,
+    JobFailureReason,
     api_error,
     is_transient_exception,
+    job_failure_reason,
 )
 from airbyte_platform.ingestion.airbyte_server.retry import RetryPolicy, parse_retry_after
 
@@ -307,30 +309,40 @@ class ResilientAirbyteClient(AirbyteClient):
             max_retries=max_retries,
         )
 
-    def get_stream_stats(self, job_id: int) -> dict[str, tuple[int | None, int | None]] | None:
-        """Per-stream (records, bytes) committed by a job, from the config API; None when unavailable.
-
-        The public API reports only job totals; the config API (`POST /api/v1/jobs/get`, also what the
-        Airbyte UI uses) reports each stream in the last attempt. Best effort: it is an internal API.
-        """
+    def get_job_info(self, job_id: int, what: str) -> Mapping[str, Any] | None:
+        """The config API's `POST /api/v1/jobs/get` (attempts, per-stream stats, failure summary),
+        also what the Airbyte UI uses; None when unavailable. Best effort: it is an internal API."""
         try:
-            info = self.request(
+            return self.request(
                 "POST",
                 f"{self.configuration_api_base_url}/jobs/get",
                 data={"id": job_id},
                 max_retries=2,
             )
         except (AirbyteApiError, AirbyteRetriesExhaustedError) as exc:
-            self._log.warning(f"per-stream stats of Airbyte job {job_id} unavailable: {exc}")
+            self._log.warning(f"{what} of Airbyte job {job_id} unavailable: {exc}")
             return None
-        attempts = info.get("attempts") or []
+
+    def get_job_failure(self, job_id: int) -> JobFailureReason | None:
+        """Airbyte's reason for a failed job (the public API's job has none)."""
+        info = self.get_job_info(job_id, "the failure reason")
+        return job_failure_reason(info) if info is not None else None
+
+    def get_stream_stats(
+        self, job_id: int
+    ) -> dict[tuple[str | None, str], tuple[int | None, int | None]] | None:
+        """Per-stream (records, bytes) committed by a job, keyed by (namespace, stream name); None
+        when unavailable. The public API reports only job totals; the config API reports each
+        stream of the last attempt, with its namespace (one name may exist in several)."""
+        info = self.get_job_info(job_id, "per-stream stats")
+        attempts = (info or {}).get("attempts") or []
         if not attempts:
             return None
         last = attempts[-1].get("attempt") or attempts[-1]
-        stats: dict[str, tuple[int | None, int | None]] = {}
+        stats: dict[tuple[str | None, str], tuple[int | None, int | None]] = {}
         for entry in last.get("streamStats") or []:
             numbers = entry.get("stats") or {}
-            stats[str(entry.get("streamName"))] = (
+            stats[(entry.get("streamNamespace") or None, str(entry.get("streamName")))] = (
                 numbers.get("recordsCommitted", numbers.get("recordsEmitted")),
                 numbers.get("bytesCommitted", numbers.get("bytesEmitted")),
             )

@@ -10,7 +10,10 @@ Key parts are valid (`[a-z0-9_]`), unique and independent of listing order:
 - new connections get `unique_clean_names` of their names; a name shared by several connections,
   or whose part is taken (by another connection or a declared connection's name), gets a suffix
   from its connection id, which never changes;
-- stream parts are unique within their connection; a stream listed twice is kept once.
+- stream parts are unique within their connection; a stream listed twice is kept once. A stream
+  is (namespace, name): one name in two namespaces (`public.users`, `sales.users`) is two streams,
+  whose parts carry the namespace (`public_users`, `sales_users`); a name in one namespace only
+  keeps its bare part, so existing keys do not move.
 """
 
 from __future__ import annotations
@@ -108,19 +111,26 @@ def build_snapshot(
 
 def _streams(connection: Mapping[str, Any]) -> tuple[DiscoveredStream, ...]:
     configured = (connection.get("configurations") or {}).get("streams") or []
-    first_by_name: dict[str, Mapping[str, Any]] = {}
+    first: dict[tuple[str | None, str], Mapping[str, Any]] = {}
     for stream in configured:
-        first_by_name.setdefault(str(stream["name"]), stream)
-    parts = unique_clean_names(first_by_name)
+        first.setdefault((stream.get("namespace") or None, str(stream["name"])), stream)
+    namespaces_of = Counter(name for _, name in first)
+    # The text a key part is cleaned from: the name, or `namespace_name` when the name is shared.
+    labels = {
+        (namespace, name): f"{namespace}_{name}" if namespaces_of[name] > 1 and namespace else name
+        for namespace, name in first
+    }
+    parts = unique_clean_names(sorted(set(labels.values())))
     return tuple(
         DiscoveredStream(
             name=name,
-            key_part=parts[name],
+            key_part=parts[labels[(namespace, name)]],
             sync_mode=stream.get("syncMode"),
             cursor_field=tuple(stream.get("cursorField") or ()),
             primary_key=tuple(tuple(path) for path in stream.get("primaryKey") or ()),
+            namespace=namespace,
         )
-        for name, stream in sorted(first_by_name.items(), key=lambda item: parts[item[0]])
+        for (namespace, name), stream in sorted(first.items(), key=lambda item: parts[labels[item[0]]])
     )
 
 

@@ -8,6 +8,10 @@ with `allow_retries=False`, so a run retry policy does not hammer Airbyte with b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import dagster as dg
 import requests
 
@@ -86,3 +90,36 @@ def api_error(
     if status == 409:
         return AirbyteConflictError(f"Conflict (409) on {where}: {detail}", status=status, url=url)
     return AirbyteApiError(f"Airbyte answered {status} on {where}: {detail}", status=status, url=url)
+
+
+MAX_REASON_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class JobFailureReason:
+    """Why Airbyte says a job failed: the first failure of its last attempt (what its UI shows)."""
+
+    message: str
+    origin: str | None = None  # source, destination, replication, normalization, platform, ...
+    failure_type: str | None = None  # config_error, system_error, transient_error, ...
+
+    @property
+    def summary(self) -> str:
+        where = ", ".join(part for part in (self.origin, self.failure_type) if part)
+        return f"{self.message} ({where})" if where else self.message
+
+
+def job_failure_reason(job_info: Mapping[str, Any]) -> JobFailureReason | None:
+    """The failure reason in a config API `jobs/get` answer (`attempts[].attempt.failureSummary`)."""
+    for entry in reversed(job_info.get("attempts") or []):
+        attempt = (entry.get("attempt") or entry) if isinstance(entry, Mapping) else {}
+        failures = (attempt.get("failureSummary") or {}).get("failures") or []
+        for failure in failures:
+            message = failure.get("externalMessage") or failure.get("internalMessage")
+            if isinstance(message, str) and message.strip():
+                return JobFailureReason(
+                    message=message.strip()[:MAX_REASON_CHARS],
+                    origin=failure.get("failureOrigin"),
+                    failure_type=failure.get("failureType"),
+                )
+    return None

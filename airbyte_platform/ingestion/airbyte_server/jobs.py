@@ -7,9 +7,14 @@ Exactly one job per request, even through faults:
   and a job that appeared since (our lost response) is adopted instead of starting a second one.
 
 While waiting, polling errors are retried for up to `outage_tolerance` seconds (the sync keeps
-running in Airbyte whatever happens to the API). The job is cancelled when the run is terminated
-(SIGTERM/SIGINT surface as BaseExceptions in the op) or when `poll_timeout` is exceeded — never
-because the API was briefly unreachable: a retried run attaches to the still-running job instead.
+running in Airbyte whatever happens to the API). A job this run started is cancelled when the run
+is terminated (SIGTERM/SIGINT surface as BaseExceptions in the op) or when `poll_timeout` is
+exceeded — never because the API was briefly unreachable: a retried run attaches to the
+still-running job instead. A job the run only attached to (started by Airbyte's scheduler, the
+UI or another run) is never cancelled: the run stops waiting, says so, and leaves it running.
+
+A job that ends failed carries Airbyte's own failure reason (the config API's attempt failure
+summary: origin, type, message) and the connection's name into the error.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class AirbyteJobRunner:
         outage_tolerance: float = 900.0,
         cancel_on_termination: bool = True,
         job_url: Callable[[int], str] = str,
+        connection_name: str | None = None,
     ):
         self.client = client
         self.log = log
@@ -83,6 +89,10 @@ class AirbyteJobRunner:
         self.outage_tolerance = outage_tolerance
         self.cancel_on_termination = cancel_on_termination
         self.job_url = job_url
+        self.connection_name = connection_name
+
+    def _connection_label(self, connection_id: str) -> str:
+        return f"{self.connection_name!r} ({connection_id})" if self.connection_name else connection_id
 
     def run(
         self, connection_id: str, job_type: str = "sync", not_found_hint: str | None = None
@@ -162,10 +172,11 @@ class AirbyteJobRunner:
             while status in ACTIVE_STATUSES:
                 now = self.clock.now()
                 if self.poll_timeout is not None and now - waiting_since >= self.poll_timeout:
+                    fate = "left running (this run did not start it)" if attached else "cancelled"
                     raise AirbyteJobTimeoutError(
                         description=f"Airbyte job {job_id} still {status} after {self.poll_timeout:.0f}s: "
-                        f"cancelled ({self.job_url(job_id)})",
-                        metadata={"airbyte/job_id": job_id},
+                        f"{fate} ({self.job_url(job_id)})",
+                        metadata={"airbyte/job_id": job_id, "airbyte/attached_to_running_job": attached},
                     )
                 delay = self.schedule.next_delay(looked_at - started, expected)
                 self.clock.sleep(max(looked_at + delay - now, self.schedule.min_interval))
@@ -189,22 +200,39 @@ class AirbyteJobRunner:
         except BaseException as exc:
             stopped_waiting = not isinstance(exc, Exception) or isinstance(exc, AirbyteJobTimeoutError)
             if status in ACTIVE_STATUSES and self.cancel_on_termination and stopped_waiting:
-                self._cancel(job_id, reason=type(exc).__name__)
+                if attached:
+                    self.log.warning(
+                        f"stopped waiting for Airbyte job {job_id} ({type(exc).__name__}); it was already "
+                        f"running when this run attached to it, so it is left running: {self.job_url(job_id)}"
+                    )
+                else:
+                    self._cancel(job_id, reason=type(exc).__name__)
             raise
         finished = FinishedJob(
             job=job, attached=attached, polls=polls, expected_seconds=expected, noticed_at=self.clock.now()
         )
         if status != "succeeded":
-            raise AirbyteJobFailedError(
-                description=f"Airbyte {job.get('jobType', 'sync')} job {job_id} of connection "
-                f"{job.get('connectionId')} ended {status}: see its logs at {self.job_url(job_id)}",
-                metadata={
-                    "airbyte/job_id": job_id,
-                    "airbyte/status": status,
-                    "airbyte/job_url": dg.MetadataValue.url(self.job_url(job_id)),
-                },
-            )
+            raise self._failure(job, job_id, status)
         return finished
+
+    def _failure(self, job: Job, job_id: int, status: str) -> AirbyteJobFailedError:
+        connection = self._connection_label(str(job.get("connectionId")))
+        reason = self.client.get_job_failure(job_id) if status == "failed" else None
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "airbyte/job_id": job_id,
+            "airbyte/status": status,
+            "airbyte/job_url": dg.MetadataValue.url(self.job_url(job_id)),
+        }
+        if reason is not None:
+            metadata["airbyte/failure_reason"] = reason.summary
+            if reason.origin:
+                metadata["airbyte/failure_origin"] = reason.origin
+        because = f": {reason.summary}." if reason is not None else "."
+        return AirbyteJobFailedError(
+            description=f"Airbyte {job.get('jobType', 'sync')} job {job_id} of connection {connection} "
+            f"ended {status}{because} See its logs at {self.job_url(job_id)}",
+            metadata=metadata,
+        )
 
     def _wait_quietly(self, job: Job) -> None:
         """Wait for someone else's job to end, whatever its outcome, without cancelling it."""

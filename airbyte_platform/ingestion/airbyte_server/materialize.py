@@ -26,7 +26,8 @@ from airbyte_platform.ingestion.airbyte_server.targets import StreamTarget, Sync
 from airbyte_platform.quality.min_records import min_records_result
 
 OVERWRITE_MODES = frozenset({"full_refresh_overwrite", "full_refresh_overwrite_deduped"})
-StreamStats = Mapping[str, tuple[int | None, int | None]]
+# (namespace, stream name) -> (records, bytes): one name may exist in several namespaces.
+StreamStats = Mapping[tuple[str | None, str], tuple[int | None, int | None]]
 SyncEvent = dg.MaterializeResult | dg.AssetCheckResult | dg.AssetMaterialization
 
 
@@ -46,9 +47,24 @@ class SyncReport:
         return self.finished.job.get("bytesSynced")
 
     def stream_figures(self, stream: StreamTarget) -> tuple[int | None, int | None]:
+        """The stream's own (records, bytes): matched on namespace and name.
+
+        A stream known without a namespace (declared streams, servers whose listing has none)
+        takes the one entry with its name; when several namespaces have that name the figures are
+        unknown (None) rather than another namespace's.
+        """
         if self.stream_stats is None:
             return None, None
-        return self.stream_stats.get(stream.name, (0, 0))  # a stream with no stats synced nothing
+        exact = self.stream_stats.get((stream.namespace, stream.name))
+        if exact is not None:
+            return exact
+        if stream.namespace is None:
+            named = [figures for (_, name), figures in self.stream_stats.items() if name == stream.name]
+            if len(named) == 1:
+                return named[0]
+            if len(named) > 1:
+                return None, None
+        return 0, 0  # a stream with no stats synced nothing
 
     def metadata(self, stream: StreamTarget) -> dict[str, dg.RawMetadataValue]:
         job = self.finished.job

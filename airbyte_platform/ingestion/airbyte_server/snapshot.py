@@ -39,6 +39,7 @@ class DiscoveredStream(NamedTuple):
     sync_mode: str | None = None
     cursor_field: tuple[str, ...] = ()
     primary_key: tuple[tuple[str, ...], ...] = ()
+    namespace: str | None = None  # source namespace (schema), when the listing reports one
 
 
 class DiscoveredDestination(NamedTuple):
@@ -132,6 +133,7 @@ def _connection(raw: dict[str, Any]) -> DiscoveredConnection:
                 s.get("sync_mode"),
                 tuple(s.get("cursor_field") or ()),
                 tuple(map(tuple, s.get("primary_key") or ())),
+                s.get("namespace"),
             )
             for s in raw["streams"]
         ]

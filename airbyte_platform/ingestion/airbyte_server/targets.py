@@ -24,6 +24,7 @@ class StreamTarget:
     sync_mode: str | None = None  # Airbyte's, e.g. full_refresh_overwrite (None when unknown)
     declared: StreamSpec | None = None
     location: str | None = None  # lake path or schema.table of a declared stream
+    namespace: str | None = None  # the source namespace (schema), when Airbyte reports one
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,8 @@ class _ConnectionSpecBuilder(NamedTuple):
             "airbyte/stream": stream.name,
             "airbyte/sync_mode": stream.sync_mode or "unknown",
         }
+        if stream.namespace:
+            metadata["airbyte/stream_namespace"] = stream.namespace
         if connection.prefix:
             metadata[STREAM_PREFIX_KEY] = connection.prefix
         if self.table_prefix is not None:

@@ -113,6 +113,7 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
         workspace_id: str | None = None,
         connection_id: str = "",
         clock: Clock | None = None,
+        connection_name: str | None = None,
     ) -> AirbyteJobRunner:
         return AirbyteJobRunner(
             self.get_client(),
@@ -123,6 +124,7 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
             outage_tolerance=self.poll_outage_tolerance,
             cancel_on_termination=self.cancel_on_termination,
             job_url=lambda job_id: job_url(self.webapp_url, workspace_id, connection_id, job_id),
+            connection_name=connection_name,
         )
 
     # --- discovery -----------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
                 "connections, so the others are synced too and recorded as runtime materializations."
             )
         workspace_id = target.workspace_id or connection.get("workspaceId")
-        runner = self.job_runner(context.log, workspace_id, target.connection_id)
+        runner = self.job_runner(context.log, workspace_id, target.connection_id, connection_name=target.name)
         context.log.info(
             f"Syncing Airbyte connection {target.name!r} ({target.connection_id}, from {target.id_source})"
         )
@@ -182,7 +184,10 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
             target.connection_id, not_found_hint=target.not_found_hint
         )
         runner = self.job_runner(
-            log, target.workspace_id or connection.get("workspaceId"), target.connection_id
+            log,
+            target.workspace_id or connection.get("workspaceId"),
+            target.connection_id,
+            connection_name=target.name,
         )
         finished = runner.run(target.connection_id, job_type, not_found_hint=target.not_found_hint)
         return finished, runner.job_url(finished.job_id)

@@ -44,6 +44,12 @@ class JobPlan:
     outcome: Outcome = "succeeded"
     rows_per_stream: int = 1000
     bytes_per_row: int = 200
+    # Rows of particular streams, by "namespace.name" (or "name"), instead of rows_per_stream.
+    stream_rows: tuple[tuple[str, int], ...] = ()
+    # What Airbyte reports for a failed job (config API, attempt failureSummary).
+    failure_message: str = "Something went wrong in the connector. See the logs for more details."
+    failure_origin: str = "source"
+    failure_type: str = "system_error"
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,14 @@ class StreamConf:
     primary_key: tuple[tuple[str, ...], ...] = ()
     namespace: str | None = None
 
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}.{self.name}" if self.namespace else self.name
+
     def to_public(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "syncMode": self.sync_mode}
+        if self.namespace:  # newer servers list it; the trimmed spec allows extra properties
+            data["namespace"] = self.namespace
         if self.cursor_field:
             data["cursorField"] = list(self.cursor_field)
         if self.primary_key:
@@ -134,7 +146,7 @@ class FakeJob:
     job_type: str
     created_at: float
     plan: JobPlan
-    streams: tuple[str, ...]
+    streams: tuple[StreamConf, ...]
     cancelled_at: float | None = None
 
     @property
@@ -160,8 +172,11 @@ class FakeJob:
         status = self.status(now)
         if self.job_type != "sync" or status in ACTIVE_STATUSES or status == "cancelled":
             return 0
-        full = self.plan.rows_per_stream * len(self.streams)
+        full = sum(self.stream_rows(stream) for stream in self.streams)
         return full if status == "succeeded" else full // 2
+
+    def stream_rows(self, stream: StreamConf) -> int:
+        return dict(self.plan.stream_rows).get(stream.label, self.plan.rows_per_stream)
 
     def to_public(self, now: float) -> dict[str, Any]:
         end = self.ended_at() if self.status(now) not in ACTIVE_STATUSES else None
@@ -182,19 +197,43 @@ class FakeJob:
     def to_config_api(self, now: float) -> dict[str, Any]:
         """`POST /api/v1/jobs/get`: the config API reports per-stream stats in the last attempt."""
         status = self.status(now)
-        per_stream = (self.rows(now) // len(self.streams)) if self.streams else 0
-        stream_stats = [
-            {
-                "streamName": name,
+        share = self.rows(now) / max(sum(self.stream_rows(s) for s in self.streams), 1)
+        stream_stats = []
+        for stream in self.streams:
+            rows = int(self.stream_rows(stream) * share)
+            entry: dict[str, Any] = {
+                "streamName": stream.name,
                 "stats": {
-                    "recordsEmitted": per_stream,
-                    "bytesEmitted": per_stream * self.plan.bytes_per_row,
-                    "recordsCommitted": per_stream,
-                    "bytesCommitted": per_stream * self.plan.bytes_per_row,
+                    "recordsEmitted": rows,
+                    "bytesEmitted": rows * self.plan.bytes_per_row,
+                    "recordsCommitted": rows,
+                    "bytesCommitted": rows * self.plan.bytes_per_row,
                 },
             }
-            for name in self.streams
-        ]
+            if stream.namespace:
+                entry["streamNamespace"] = stream.namespace
+            stream_stats.append(entry)
+        attempt: dict[str, Any] = {
+            "id": 0,
+            "status": status,
+            "recordsSynced": self.rows(now),
+            "bytesSynced": self.rows(now) * self.plan.bytes_per_row,
+            "streamStats": stream_stats,
+        }
+        if status == "failed":
+            attempt["failureSummary"] = {
+                "failures": [
+                    {
+                        "failureOrigin": self.plan.failure_origin,
+                        "failureType": self.plan.failure_type,
+                        "externalMessage": self.plan.failure_message,
+                        "internalMessage": f"io.airbyte.workers.exception.WorkerException: {self.plan.failure_message}",
+                        "retryable": True,
+                        "timestamp": int(now * 1000),
+                    }
+                ],
+                "partialSuccess": False,
+            }
         return {
             "job": {
                 "id": self.job_id,
@@ -204,18 +243,7 @@ class FakeJob:
                 "createdAt": int(self.created_at),
                 "updatedAt": int(now),
             },
-            "attempts": [
-                {
-                    "attempt": {
-                        "id": 0,
-                        "status": status,
-                        "recordsSynced": self.rows(now),
-                        "bytesSynced": self.rows(now) * self.plan.bytes_per_row,
-                        "streamStats": stream_stats,
-                    },
-                    "logs": {"logLines": []},
-                }
-            ],
+            "attempts": [{"attempt": attempt, "logs": {"logLines": []}}],
         }
 
 
@@ -405,7 +433,7 @@ class FakeAirbyteState:
             job_type=job_type,
             created_at=created_at,
             plan=plan,
-            streams=tuple(s.name for s in connection.streams),
+            streams=tuple(connection.streams),
         )
         self._next_job_id += 1
         self.jobs[job.job_id] = job

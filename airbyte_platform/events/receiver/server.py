@@ -1,0 +1,34 @@
+"""The uvicorn server of a receiver app: its HTTP limits, shared by the command and the tests."""
+
+from __future__ import annotations
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from airbyte_platform.events.receiver.config import ReceiverConfig
+from airbyte_platform.events.receiver.protocol import bounded_httptools_protocol
+
+
+def server_config(
+    app: ASGIApp,
+    config: ReceiverConfig,
+    *,
+    host: str,
+    port: int,
+    access_log: bool = True,
+    log_level: str = "info",
+) -> uvicorn.Config:
+    limits = config.http_limits
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=bounded_httptools_protocol(limits),
+        limit_concurrency=limits.max_connections,  # 503 beyond it (uvicorn's own)
+        timeout_keep_alive=limits.keep_alive_timeout,
+        access_log=access_log,
+        log_level=log_level,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
