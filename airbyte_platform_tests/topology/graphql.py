@@ -109,6 +109,11 @@ class DagsterUi:
         result = self.query(TERMINATE_RUN, {"runId": run_id})["terminateRun"]
         assert result["__typename"] == "TerminateRunSuccess", result
 
+    def terminate_unfinished(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            if self.status(run_id) not in TERMINAL:
+                self.terminate(run_id)
+
     def runs_tagged(self, key: str, value: str) -> list[dict[str, str]]:
         result = self.query(RUNS_WITH_TAG, {"key": key, "value": value})["runsOrError"]
         return result["results"]

@@ -28,7 +28,10 @@ def _check_events(instance: dg.DagsterInstance, run_id: str) -> tuple[set[str], 
 @pytest.mark.timeout(1500)
 def test_every_documented_job_succeeds_when_launched_from_the_ui(topology: Topology) -> None:
     run_ids = {job: topology.ui.launch(job) for job in DAG_IDS}
-    statuses = topology.ui.wait(list(run_ids.values()), timeout=900)
+    try:
+        statuses = topology.ui.wait(list(run_ids.values()), timeout=900)
+    finally:  # never leave queued runs in the way of the next tests
+        topology.ui.terminate_unfinished(list(run_ids.values()))
     failed = {job: statuses[run_id] for job, run_id in run_ids.items() if statuses[run_id] != "SUCCESS"}
     assert not failed, f"{failed}\n{topology.log_tail()}"
 
