@@ -120,6 +120,21 @@ class CdcSettings:
 
 
 @dataclass(frozen=True)
+class AirflowApiSettings:
+    """The Airflow stable REST API facade (`python -m airbyte_platform.airflow_compat.rest`).
+
+    Credentials are kept as variable *names* (read through dg.EnvVar); the facade refuses to start
+    without them, while the code location itself never needs them.
+    """
+
+    username_var: str | None
+    password_var: str | None
+    dagster_webserver_url: str  # where runs are launched and read back (GraphQL), as the UI does
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Mode
     home: Path
@@ -131,6 +146,7 @@ class Settings:
     snowflake: SnowflakeSettings | None = None
     webhooks: WebhookSettings | None = None
     cdc: CdcSettings | None = None
+    airflow_api: AirflowApiSettings | None = None
     connectors_dir: Path = PROJECT_ROOT / ".local" / "connectors"
 
     @property
@@ -266,6 +282,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "ANALYTICS_POSTGRES_DSN", "the PostgreSQL that Airbyte writes to (data checks read it)", required=prod
     )
 
+    airflow_api = _airflow_api_settings(env)
+
     if env.problems:
         raise SettingsError(mode, env.problems)
     return Settings(
@@ -279,6 +297,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         snowflake=snowflake,
         webhooks=webhooks,
         cdc=cdc,
+        airflow_api=airflow_api,
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
     )
 
@@ -320,6 +339,21 @@ def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:
         cloud=cloud,
         discovery=discovery,  # type: ignore[arg-type]
         webapp_url=env.url("AIRBYTE_WEBAPP_URL", "the Airbyte UI, for links to sync jobs", required=False),
+    )
+
+
+def _airflow_api_settings(env: _Reader) -> AirflowApiSettings:
+    # Optional everywhere: only the facade's own process needs the credentials, and it says so.
+    why = "basic auth of the Airflow REST API facade"
+    return AirflowApiSettings(
+        username_var=env.secret_var("AIRFLOW_API_USERNAME", why, required=False),
+        password_var=env.secret_var("AIRFLOW_API_PASSWORD", why, required=False),
+        dagster_webserver_url=env.url(
+            "DAGSTER_WEBSERVER_URL", "the Dagster webserver the facade launches runs through", required=False
+        )
+        or "http://127.0.0.1:3000",
+        host=env.get("AIRFLOW_API_HOST") or "127.0.0.1",
+        port=env.integer("AIRFLOW_API_PORT", 8080, "port of the Airflow REST API facade", minimum=1) or 8080,
     )
 
 
