@@ -15,6 +15,7 @@ context) and the statistics become the output's metadata.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airbyte_platform.airflow_compat.hook import AirbyteHook
@@ -71,27 +72,50 @@ def _task_instance(task_instance: Any, context: Mapping[str, Any]) -> Any:
     return ti if hasattr(ti, "xcom_push") else None
 
 
+@dataclass(frozen=True)
+class SyncTuning:
+    timeout_minutes: float
+    check_interval: float
+    max_retries: int
+
+
+DEFAULT_TUNING = SyncTuning(timeout_minutes=60, check_interval=30, max_retries=3)
+
+
+def sync_tuning(connection_id: str, settings: Settings | None = None) -> SyncTuning:
+    """The seeds' large-sync tuning for AIRBYTE_LARGE_SYNC_CONNECTION_ID, the defaults for the rest."""
+    large = (settings or get_settings()).large_sync
+    if large is not None and connection_id == large.connection_id:
+        return SyncTuning(large.timeout_minutes, large.check_interval_seconds, large.max_retries)
+    return DEFAULT_TUNING
+
+
 def trigger_airbyte_sync(
     connection_id: str,
     validate_connection: bool = False,
     task_instance: Any = None,
     *,
     hook: SyncHook | None = None,
-    timeout_minutes: float = 60,
-    check_interval: float = 30,
+    timeout_minutes: float | None = None,
+    check_interval: float | None = None,
     settings: Settings | None = None,
     **context: Any,
 ) -> dict[str, Any]:
     """Sync one connection to the end and return its result (job id, status, records, bytes).
 
     `validate_connection=True` first checks that the connection exists and is active, and fails
-    with its status otherwise (a paused connection would never sync).
+    with its status otherwise (a paused connection would never sync). Without `timeout_minutes` /
+    `check_interval`, the connection's tuning applies: the seeds' 720 min / 60 s / 5 retries for
+    AIRBYTE_LARGE_SYNC_CONNECTION_ID, 60 min / 30 s / 3 retries otherwise.
     """
-    hook = hook or airbyte_hook(settings)
+    settings = settings or get_settings()
+    server = (hook is None and not settings.is_local) or isinstance(hook, AirbyteHook)
     # The server hook needs Airbyte ids; the local hook knows the declared names itself.
-    resolved = (
-        resolve_connection_id(connection_id, settings) if isinstance(hook, AirbyteHook) else connection_id
-    )
+    resolved = resolve_connection_id(connection_id, settings) if server else connection_id
+    tuning = sync_tuning(resolved, settings)
+    hook = hook or airbyte_hook(settings, max_retries=tuning.max_retries)
+    timeout_minutes = tuning.timeout_minutes if timeout_minutes is None else timeout_minutes
+    check_interval = tuning.check_interval if check_interval is None else check_interval
     if validate_connection:
         info = hook.get_connection_info(resolved)
         if info.get("status", "active") != "active":
