@@ -19,9 +19,9 @@ from airbyte_platform.settings import SettingsError, get_settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--host", help="listen address (default: AIRFLOW_API_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (default: AIRFLOW_API_PORT or 8080)")
+    parser.add_argument("--log-level", default="info", help="uvicorn log level (default: info)")
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
