@@ -182,3 +182,18 @@ def running_topology(root: Path) -> Iterator[Topology]:
         yield topology
     finally:
         processes.stop_all()
+        _stop_local_postgres_servers(root)
+
+
+def _stop_local_postgres_servers(root: Path) -> None:
+    """Stop PostgreSQL servers that runs or sensors started under `root` (local mode starts pgserver
+    on first use, e.g. the CDC stand-in source once the lag sensor is unpaused), which outlive them."""
+    for pid_file in root.rglob("postmaster.pid"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(pid_file.read_text().splitlines()[0])
+            os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)  # raises once the server is gone
+                time.sleep(0.1)
+            os.kill(pid, signal.SIGKILL)
