@@ -45,7 +45,8 @@ class SettingsError(ValueError):
         self.problems = problems
         listing = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"airbyte_platform cannot start in {mode!r} mode; fix these environment variables:\n{listing}"
+            f"airbyte_platform cannot start in {mode!r} mode; fix these environment variables "
+            f"(each may also be set as Airflow's AIRFLOW_VAR_<NAME>):\n{listing}"
         )
 
 
@@ -131,6 +132,32 @@ class InstanceSettings:
 
 
 @dataclass(frozen=True)
+class LargeSyncSettings:
+    """The seeds' tuning for a very large sync (AIRBYTE_LARGE_SYNC_CONNECTION_ID): 12-hour timeout,
+    5 retries, a check every minute, unless AIRBYTE_LARGE_SYNC_* override them."""
+
+    connection_id: str
+    timeout_minutes: int = 720
+    max_retries: int = 5
+    check_interval_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class AirflowApiSettings:
+    """The Airflow stable REST API facade (`python -m airbyte_platform.airflow_compat.rest`).
+
+    Credentials are kept as variable *names* (read through dg.EnvVar); the facade refuses to start
+    without them, while the code location itself never needs them.
+    """
+
+    username_var: str | None
+    password_var: str | None
+    dagster_webserver_url: str  # where runs are launched and read back (GraphQL), as the UI does
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Mode
     home: Path
@@ -147,6 +174,8 @@ class Settings:
             "127.0.0.1", 3000, max_concurrent_runs=4, max_concurrent_sync_runs=4
         )
     )
+    airflow_api: AirflowApiSettings | None = None
+    large_sync: LargeSyncSettings | None = None
     connectors_dir: Path = PROJECT_ROOT / ".local" / "connectors"
 
     @property
@@ -158,18 +187,41 @@ class Settings:
         return self.home / "state"
 
 
+# Airflow deployments set Variables as environment variables named AIRFLOW_VAR_<NAME>; every
+# variable below is accepted in that form too, so a deployment's environment moves unchanged.
+AIRFLOW_VARIABLE_PREFIX = "AIRFLOW_VAR_"
+
+
 class _Reader:
     """Collects problems instead of raising on the first, so the error lists them all."""
 
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
         self.problems: list[str] = []
+        self._conflicts_reported: set[str] = set()
+
+    def _set(self, name: str) -> bool:
+        value = self.environ.get(name)
+        return value is not None and bool(value.strip())
+
+    def name_of(self, name: str) -> str | None:
+        """The variable actually set for `name`: `name` itself, else Airflow's `AIRFLOW_VAR_<name>`."""
+        airflow_name = AIRFLOW_VARIABLE_PREFIX + name
+        if self._set(name) and self._set(airflow_name):
+            if (
+                self.environ[name].strip() != self.environ[airflow_name].strip()
+                and name not in self._conflicts_reported
+            ):
+                self._conflicts_reported.add(name)
+                self.problems.append(f"{name} and {airflow_name} are both set, to different values: keep one")
+            return name
+        if self._set(name):
+            return name
+        return airflow_name if self._set(airflow_name) else None
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        value = self.environ.get(name)
-        if value is None or not value.strip():
-            return default
-        return value.strip()
+        found = self.name_of(name)
+        return default if found is None else self.environ[found].strip()
 
     def first_of(self, names: tuple[str, ...]) -> tuple[str, str] | None:
         for name in names:
@@ -186,8 +238,9 @@ class _Reader:
 
     def secret_var(self, name: str, why: str, required: bool) -> str | None:
         """Return the variable *name* if it is set, so the value is only read through dg.EnvVar."""
-        if self.get(name) is not None:
-            return name
+        found = self.name_of(name)
+        if found is not None:
+            return found
         if required:
             self.problems.append(f"{name} is not set ({why})")
         return None
@@ -295,6 +348,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "ANALYTICS_POSTGRES_DSN", "the PostgreSQL that Airbyte writes to (data checks read it)", required=prod
     )
 
+    airflow_api = _airflow_api_settings(env)
+    large_sync = _large_sync_settings(env)
+
     if env.problems:
         raise SettingsError(mode, env.problems)
     return Settings(
@@ -309,6 +365,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhooks=webhooks,
         cdc=cdc,
         instance=instance,
+        airflow_api=airflow_api,
+        large_sync=large_sync,
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
     )
 
@@ -339,17 +397,72 @@ def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:
     return AirbyteApiSettings(
         api_url=api_url,
         workspace_id=workspace_id,
-        username_var="AIRBYTE_API_USERNAME" if has_basic else None,
+        username_var=env.name_of("AIRBYTE_API_USERNAME"),
         password_var=env.secret_var(
             "AIRBYTE_API_PASSWORD", "password of AIRBYTE_API_USERNAME", required=prod and has_basic
         ),
-        client_id_var="AIRBYTE_CLIENT_ID" if has_client else None,
+        client_id_var=env.name_of("AIRBYTE_CLIENT_ID"),
         client_secret_var=env.secret_var(
             "AIRBYTE_CLIENT_SECRET", "secret of AIRBYTE_CLIENT_ID", required=prod and has_client
         ),
         cloud=cloud,
         discovery=discovery,  # type: ignore[arg-type]
         webapp_url=env.url("AIRBYTE_WEBAPP_URL", "the Airbyte UI, for links to sync jobs", required=False),
+    )
+
+
+def _airflow_api_settings(env: _Reader) -> AirflowApiSettings:
+    # Optional everywhere: only the facade's own process needs the credentials, and it says so.
+    why = "basic auth of the Airflow REST API facade"
+    return AirflowApiSettings(
+        username_var=env.secret_var("AIRFLOW_API_USERNAME", why, required=False),
+        password_var=env.secret_var("AIRFLOW_API_PASSWORD", why, required=False),
+        dagster_webserver_url=env.url(
+            "DAGSTER_WEBSERVER_URL", "the Dagster webserver the facade launches runs through", required=False
+        )
+        or "http://127.0.0.1:3000",
+        host=env.get("AIRFLOW_API_HOST") or "127.0.0.1",
+        port=env.integer("AIRFLOW_API_PORT", 8080, "port of the Airflow REST API facade", minimum=1) or 8080,
+    )
+
+
+def _large_sync_settings(env: _Reader) -> LargeSyncSettings | None:
+    seeds = LargeSyncSettings(connection_id="")
+    tuning = {
+        "timeout_minutes": env.integer(
+            "AIRBYTE_LARGE_SYNC_TIMEOUT_MINUTES",
+            seeds.timeout_minutes,
+            "timeout of the large sync",
+            minimum=1,
+        ),
+        "max_retries": env.integer(
+            "AIRBYTE_LARGE_SYNC_MAX_RETRIES", seeds.max_retries, "API retries of the large sync", minimum=0
+        ),
+        "check_interval_seconds": env.integer(
+            "AIRBYTE_LARGE_SYNC_CHECK_INTERVAL_SECONDS",
+            seeds.check_interval_seconds,
+            "longest wait between two checks of the large sync",
+            minimum=1,
+        ),
+    }
+    connection_id = env.get("AIRBYTE_LARGE_SYNC_CONNECTION_ID")
+    if connection_id is None:
+        overrides = [
+            name
+            for name in (
+                "AIRBYTE_LARGE_SYNC_TIMEOUT_MINUTES",
+                "AIRBYTE_LARGE_SYNC_MAX_RETRIES",
+                "AIRBYTE_LARGE_SYNC_CHECK_INTERVAL_SECONDS",
+            )
+            if env.get(name) is not None
+        ]
+        if overrides:
+            env.problems.append(
+                f"{', '.join(overrides)} set but AIRBYTE_LARGE_SYNC_CONNECTION_ID is not (which connection do they tune?)"
+            )
+        return None
+    return LargeSyncSettings(
+        connection_id=connection_id, **{k: v for k, v in tuning.items() if v is not None}
     )
 
 

@@ -153,10 +153,9 @@ DAGS: tuple[DagSpec, ...] = (
     ),
     DagSpec(
         dag_id="resilient_sync",
-        description="Stripe → PostgreSQL with 3 retries 10 minutes apart (exponential), then validation.",
-        retry_policy=dg.RetryPolicy(
-            max_retries=3, delay=600, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-        ),
+        description="Stripe → PostgreSQL with 3 retries 10 minutes apart, then validation.",
+        # As the seeds wrote it: retries=3, retry_delay=timedelta(minutes=10), no backoff.
+        retry_policy=dg.RetryPolicy(max_retries=3, delay=600),
         tasks={
             "primary_sync": TaskMapping(assets=_streams("stripe_to_postgres")),
             "fallback_sync": TaskMapping(

@@ -63,3 +63,5 @@ def test_resilient_sync_retries_three_times_ten_minutes_apart(defs):
     job = defs.resolve_job_def("resilient_sync")
     policy = job.op_retry_policy
     assert policy is not None and policy.max_retries == 3 and policy.delay == 600
+    # Fixed 10 minutes between attempts, as retry_delay=timedelta(minutes=10) in the seeds.
+    assert policy.backoff is None and policy.jitter is None

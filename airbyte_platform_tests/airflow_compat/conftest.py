@@ -1,0 +1,3 @@
+"""The loopback fake Airbyte server of the airbyte_server tests, for the hook tests."""
+
+from airbyte_platform_tests.airbyte_server.conftest import airbyte_server, airbyte_state  # noqa: F401
