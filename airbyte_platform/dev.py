@@ -201,6 +201,14 @@ def main() -> int:
     ]
     receiver_url = f"http://{_loopback(webhooks.host)}:{webhooks.port}"
     ui_url = f"http://{_loopback(ui.webserver_host)}:{ui.webserver_port}"
+    api, api_line = settings.airflow_api, ""
+    if api is not None and api.username_var and api.password_var:
+        # Airflow's REST API for existing callers, launching through this webserver.
+        children.append(
+            Child("airflow REST API", [sys.executable, "-m", "airbyte_platform.airflow_compat.rest"])
+        )
+        env.setdefault("DAGSTER_WEBSERVER_URL", ui_url)
+        api_line = f"Airflow REST API  http://{_loopback(api.host)}:{api.port}/api/v1\n"
     healthy = (_healthy(f"{receiver_url}/health"), _healthy(f"{ui_url}/server_info"))
     try:
         return supervise(
@@ -210,6 +218,7 @@ def main() -> int:
                 f"\nDagster UI        {ui_url}\n"
                 f"webhook receiver  {receiver_url}  (POST /webhooks/stripe, /webhooks/airbyte/<token>, "
                 "/webhooks/trigger)\n"
+                f"{api_line}"
                 f"instance          {instance.dagster_home}/dagster.yaml (PostgreSQL storage, queued runs)\n"
                 "Ctrl-C stops everything."
             ),
