@@ -24,6 +24,12 @@ from airbyte_platform.airflow_compat.jobs import build_airflow_jobs
 from airbyte_platform.events.defs import build_events_defs
 from airbyte_platform.events.resources import build_events_resources
 from airbyte_platform.ingestion.catalog import connection_named, declared_connections
+from airbyte_platform.ingestion.sync_ops import (
+    SYNC_OP_CONFIG_SCHEMA,
+    runs_for_another_connection,
+    sync_op_tags,
+    sync_ops,
+)
 from airbyte_platform.settings import load_settings
 
 
@@ -37,8 +43,16 @@ def _connection_step(connection_name: str) -> dg.AssetsDefinition:
     connection = connection_named(connection_name)
     specs = [dg.AssetSpec(connection.asset_key(s), skippable=True) for s in connection.streams]
 
-    @dg.multi_asset(name=f"sync_{connection_name}", specs=specs, can_subset=True)
+    @dg.multi_asset(
+        name=f"sync_{connection_name}",
+        specs=specs,
+        can_subset=True,
+        op_tags=sync_op_tags(connection_name, connection_name),  # the production ops' tags and config
+        config_schema=SYNC_OP_CONFIG_SCHEMA,
+    )
     def sync(context: dg.AssetExecutionContext):
+        if runs_for_another_connection(context.op_execution_context, connection_name, connection_name):
+            return
         _fail_if_asked(context, f"sync_{connection_name}")
         for key in context.selected_asset_keys:
             yield dg.MaterializeResult(asset_key=key, metadata={"stand_in": True})
@@ -91,7 +105,7 @@ def build_stand_in_definitions() -> dg.Definitions:
         _check("check_replication_lag", cdc_streams[0]),
     ]
     check_keys = [key for c in checks for key in c.check_keys]
-    jobs, schedules = build_airflow_jobs(settings, check_keys)
+    jobs, schedules = build_airflow_jobs(settings, check_keys, sync_ops(syncs))
     events = build_events_defs(settings)
     return dg.Definitions(
         assets=[*syncs, *transforms],
