@@ -16,7 +16,11 @@ pytestmark = pytest.mark.xdist_group("topology")
 
 def _materialized(instance: dg.DagsterInstance, run_id: str) -> set[str]:
     records = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-    return {r.dagster_event.asset_key.to_user_string() for r in records if r.dagster_event and r.dagster_event.asset_key}
+    return {
+        r.dagster_event.asset_key.to_user_string()
+        for r in records
+        if r.dagster_event and r.dagster_event.asset_key
+    }
 
 
 @pytest.mark.timeout(600)

@@ -114,16 +114,15 @@ def test_the_ui_in_a_browser(topology: Topology, browser) -> None:  # type: igno
     # 2. Materialize all on the job's page launches a run, which succeeds.
     before = {run["runId"] for run in topology.ui.runs_tagged("airflow/dag_id", JOB)}
     driver.get(f"{ui}/locations/airbyte_platform/jobs/{JOB}")
-    button = _wait_for(
-        driver,
-        lambda: next(
-            (b for b in driver.find_elements("tag name", "button") if "Materialize all" in b.text), None
-        ),
-        "the Materialize all button",
-    )
-    driver.save_screenshot(str(SCREENSHOTS / "2-job.png"))
-    _dismiss_dialogs(driver)
-    button.click()
+
+    def click_materialize_all() -> bool:
+        _dismiss_dialogs(driver)
+        button = next(b for b in driver.find_elements("tag name", "button") if "Materialize all" in b.text)
+        driver.save_screenshot(str(SCREENSHOTS / "2-job.png"))
+        button.click()  # raises while a dialog covers it or the page re-renders: retried
+        return True
+
+    _wait_for(driver, click_materialize_all, "a clickable Materialize all button")
     new_runs = _wait_for(
         driver,
         lambda: [r for r in topology.ui.runs_tagged("airflow/dag_id", JOB) if r["runId"] not in before],
@@ -144,12 +143,21 @@ def test_the_ui_in_a_browser(topology: Topology, browser) -> None:  # type: igno
     )
     assert "freshness" in checks.lower()
     driver.save_screenshot(str(SCREENSHOTS / "4-checks.png"))
-    driver.get(f"{ui}/assets/lake/stripe/charges?view=plots")
+    driver.get(f"{ui}/assets/lake/stripe/charges?view=events")
+
+    def open_plots() -> bool:  # the Events tab's Table | Plots switch
+        _dismiss_dialogs(driver)
+        next(b for b in driver.find_elements("tag name", "button") if b.text.strip() == "Plots").click()
+        return True
+
+    _wait_for(driver, open_plots, "the Plots view of lake/stripe/charges' events")
     _wait_for(
         driver,
         lambda: (
-            "row_count" in _page_text(driver).lower().replace(" ", "_")
-            and driver.find_elements("tag name", "canvas")
+            "row_count" in _page_text(driver).lower()
+            and (
+                driver.find_elements("tag name", "canvas") or driver.find_elements("css selector", "svg path")
+            )
         ),
         "the row-count plot of lake/stripe/charges",
     )
