@@ -14,6 +14,7 @@ from airbyte_platform.ingestion.local_defs import (
     build_local_ingestion_defs,
     build_local_ingestion_resources,
 )
+from airbyte_platform.operations.defs import build_operations_defs
 from airbyte_platform.quality.defs import build_quality_defs
 from airbyte_platform.settings import Settings, get_settings
 from airbyte_platform.transforms.defs import build_transform_defs
@@ -45,7 +46,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     }
 
     graph = dg.Definitions.merge(
-        ingestion, build_transform_defs(), build_quality_defs(), build_events_defs(settings)
+        ingestion,
+        build_transform_defs(),
+        build_quality_defs(),
+        build_events_defs(settings),
+        build_operations_defs(settings),
     )
     jobs, schedules = build_airflow_jobs(settings, _check_keys(graph))
     return dg.Definitions.merge(graph, dg.Definitions(jobs=jobs, schedules=schedules, resources=resources))

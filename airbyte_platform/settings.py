@@ -11,6 +11,7 @@ seeds use interchangeably (`AIRBYTE_STRIPE_PG_CONNECTION_ID` for
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -119,6 +120,65 @@ class CdcSettings:
     max_lag_bytes: int
 
 
+NotifyEvent = Literal["failure", "success"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("failure", "success")
+
+
+@dataclass(frozen=True)
+class NotificationRoute:
+    """Who hears about a run: the events notified and, per channel, the recipients.
+
+    `slack_channel=None` / empty `email_to` / `webhook=False` leave that channel out of the route.
+    """
+
+    on: frozenset[NotifyEvent]
+    email_to: tuple[str, ...] = ()
+    slack_channel: str | None = None
+    webhook: bool = False
+
+    @property
+    def is_silent(self) -> bool:
+        return not self.on or not (self.email_to or self.slack_channel or self.webhook)
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Run notifications (email over SMTP, Slack, a JSON webhook). Secrets are variable *names*.
+
+    `default` applies to every run; `routes` (NOTIFY_ROUTES) are keyed `job:<job name>` or
+    `connection:<connection name>` and, when any of them matches a run, replace the default for it.
+    """
+
+    default: NotificationRoute
+    routes: Mapping[str, NotificationRoute] = field(default_factory=dict)
+    email_from: str = "airbyte-platform@localhost"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str | None = None
+    smtp_password_var: str | None = None
+    slack_token_var: str | None = None
+    slack_api_url: str | None = None  # None: slack-sdk's https://slack.com/api/
+    webhook_url_var: str | None = None  # a webhook URL often carries its token: read through dg.EnvVar
+    dagster_ui_url: str | None = None  # for links to the run in messages
+    attempts: int = 3
+    timeout_seconds: float = 10.0
+
+    @property
+    def any_channel(self) -> bool:
+        return any(not route.is_silent for route in (self.default, *self.routes.values()))
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """The Prometheus exporter (`python -m airbyte_platform.operations.metrics`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9464
+    recent_runs: int = 1000  # how many of the newest runs give the job names counted per status
+    recent_check_evaluations: int = 2000  # latest evaluation per check, among this many
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: Mode
@@ -131,6 +191,8 @@ class Settings:
     snowflake: SnowflakeSettings | None = None
     webhooks: WebhookSettings | None = None
     cdc: CdcSettings | None = None
+    notifications: NotificationSettings | None = None
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     connectors_dir: Path = PROJECT_ROOT / ".local" / "connectors"
 
     @property
@@ -266,6 +328,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "ANALYTICS_POSTGRES_DSN", "the PostgreSQL that Airbyte writes to (data checks read it)", required=prod
     )
 
+    notifications = _notification_settings(env)
+    metrics = MetricsSettings(
+        host=env.get("METRICS_HOST") or "127.0.0.1",
+        port=env.integer("METRICS_PORT", 9464, "port of the Prometheus exporter", minimum=1) or 9464,
+    )
+
     if env.problems:
         raise SettingsError(mode, env.problems)
     return Settings(
@@ -279,6 +347,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         snowflake=snowflake,
         webhooks=webhooks,
         cdc=cdc,
+        notifications=notifications,
+        metrics=metrics,
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
     )
 
@@ -364,6 +434,124 @@ def _snowflake_settings(env: _Reader, prod: bool) -> SnowflakeSettings:
         host=env.get("SNOWFLAKE_HOST"),
         port=env.integer("SNOWFLAKE_PORT", None, "port of SNOWFLAKE_HOST", minimum=1),
         protocol=_protocol(env, "SNOWFLAKE_PROTOCOL"),
+    )
+
+
+def _events(env: _Reader, name: str, raw: object, default: frozenset[NotifyEvent]) -> frozenset[NotifyEvent]:
+    if raw is None:
+        return default
+    items = [part.strip().lower() for part in raw.split(",")] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or any(item not in NOTIFY_EVENTS for item in items if item):
+        env.problems.append(f"{name}={raw!r} must list events among: {', '.join(NOTIFY_EVENTS)}")
+        return default
+    return frozenset(item for item in items if item)  # type: ignore[misc]
+
+
+def _addresses(env: _Reader, name: str, raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    items = [part.strip() for part in raw.split(",")] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or any(not isinstance(a, str) or "@" not in a for a in items if a):
+        env.problems.append(
+            f"{name}={raw!r} must be e-mail addresses (comma-separated, or a JSON list in routes)"
+        )
+        return ()
+    return tuple(address for address in items if address)
+
+
+def _notification_routes(env: _Reader, defaults: NotificationRoute) -> dict[str, NotificationRoute]:
+    raw = env.get("NOTIFY_ROUTES")
+    if raw is None:
+        return {}
+    example = '{"job:stripe_datalake_pipeline": {"on": ["failure"], "email_to": ["finance@example.com"]}}'
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as error:
+        env.problems.append(f"NOTIFY_ROUTES is not JSON ({error}); expected e.g. {example}")
+        return {}
+    if not isinstance(parsed, dict):
+        env.problems.append(f"NOTIFY_ROUTES must be a JSON object, e.g. {example}")
+        return {}
+    routes: dict[str, NotificationRoute] = {}
+    for key, value in parsed.items():
+        where = f"NOTIFY_ROUTES[{key!r}]"
+        if not (key.startswith("job:") or key.startswith("connection:")) or not key.partition(":")[2]:
+            env.problems.append(f"{where}: keys are 'job:<job name>' or 'connection:<connection name>'")
+            continue
+        unknown = (
+            set(value) - {"on", "email_to", "slack_channel", "webhook"} if isinstance(value, dict) else None
+        )
+        if unknown is None or unknown:
+            env.problems.append(
+                f"{where} must be an object with on, email_to, slack_channel, webhook"
+                + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
+            )
+            continue
+        slack = value.get("slack_channel")
+        if slack is not None and not isinstance(slack, str):
+            env.problems.append(f"{where}.slack_channel must be a channel name such as #data-team")
+            slack = None
+        routes[key] = NotificationRoute(
+            on=_events(env, f"{where}.on", value.get("on"), defaults.on),
+            email_to=_addresses(env, f"{where}.email_to", value.get("email_to")),
+            slack_channel=slack,
+            webhook=bool(value.get("webhook", False)),
+        )
+    return routes
+
+
+def _notification_settings(env: _Reader) -> NotificationSettings:
+    email_to = _addresses(env, "NOTIFY_EMAIL_TO", env.get("NOTIFY_EMAIL_TO"))
+    slack_token_var = env.secret_var("SLACK_TOKEN", "Slack bot token of the notifications", required=False)
+    slack_channel = env.get("SLACK_CHANNEL")
+    webhook_url = env.get("NOTIFY_WEBHOOK_URL")
+    if webhook_url is not None and (
+        urlparse(webhook_url).scheme not in ("http", "https") or not urlparse(webhook_url).netloc
+    ):
+        # The value is not echoed: webhook URLs often carry their token.
+        env.problems.append("NOTIFY_WEBHOOK_URL is not an http(s) URL (where run notifications are POSTed)")
+        webhook_url = None
+    default = NotificationRoute(
+        on=_events(env, "NOTIFY_ON", env.get("NOTIFY_ON"), frozenset(NOTIFY_EVENTS)),
+        email_to=email_to,
+        slack_channel=slack_channel if slack_token_var else None,
+        webhook=webhook_url is not None,
+    )
+    routes = _notification_routes(env, default)
+    wants_email = any(route.email_to for route in (default, *routes.values()))
+    smtp_host = (
+        env.require("SMTP_HOST", "the mail server of NOTIFY_EMAIL_TO")
+        if wants_email
+        else env.get("SMTP_HOST")
+    )
+    username = env.get("SMTP_USERNAME")
+    security = (env.get("SMTP_SECURITY") or ("starttls" if username else "none")).lower()
+    if security not in ("none", "starttls", "ssl"):
+        env.problems.append(f"SMTP_SECURITY={security!r} must be none, starttls or ssl")
+        security = "starttls"
+    default_port = {"none": 25, "starttls": 587, "ssl": 465}[security]
+    if slack_token_var and not slack_channel and not any(route.slack_channel for route in routes.values()):
+        env.problems.append("SLACK_CHANNEL is not set (the channel SLACK_TOKEN posts run notifications to)")
+    if any(route.slack_channel for route in routes.values()) and not slack_token_var:
+        env.problems.append("SLACK_TOKEN is not set (NOTIFY_ROUTES names a slack_channel)")
+    if any(route.webhook for route in routes.values()) and webhook_url is None:
+        env.problems.append("NOTIFY_WEBHOOK_URL is not set (NOTIFY_ROUTES asks for the webhook)")
+    return NotificationSettings(
+        default=default,
+        routes=routes,
+        email_from=env.get("NOTIFY_EMAIL_FROM") or "airbyte-platform@localhost",
+        smtp_host=smtp_host,
+        smtp_port=env.integer("SMTP_PORT", default_port, "port of SMTP_HOST", minimum=1) or default_port,
+        smtp_security=security,  # type: ignore[arg-type]
+        smtp_username=username,
+        smtp_password_var=env.secret_var(
+            "SMTP_PASSWORD", "password of SMTP_USERNAME", required=username is not None
+        ),
+        slack_token_var=slack_token_var,
+        slack_api_url=env.url("SLACK_API_URL", "Slack's Web API base URL", required=False),
+        webhook_url_var="NOTIFY_WEBHOOK_URL" if webhook_url else None,
+        dagster_ui_url=env.url("DAGSTER_UI_URL", "the Dagster UI, for links to runs", required=False),
+        attempts=env.integer("NOTIFY_ATTEMPTS", 3, "tries per notification channel", minimum=1) or 3,
     )
 
 
