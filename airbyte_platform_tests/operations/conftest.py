@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from pgserver._commands import pg_ctl
 
 from airbyte_platform.definitions import build_definitions
 from airbyte_platform.ingestion.catalog import connection_named
@@ -29,10 +30,10 @@ def platform_homes() -> Iterator[Path]:
     root.chmod(0o755)
     yield root
     for pgdata in root.glob("*/postgres"):
-        if (pgdata / "PG_VERSION").exists():
+        if (pgdata / "postmaster.pid").exists():
             server = local_postgres(pgdata)
-            server.cleanup_mode = "stop"
-            server.cleanup()
+            # pg_ctl directly: pgserver's cleanup() stops a server only from its last handle holder.
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -40,6 +41,21 @@ def new_home(root: Path) -> Path:
     home = Path(tempfile.mkdtemp(dir=root))
     home.chmod(0o755)
     return home
+
+
+@pytest.fixture(scope="session")
+def finished_runs(platform_homes: Path) -> Iterator[tuple[dg.DagsterInstance, Path, str, str]]:
+    """(instance, platform home, succeeded run id, failed run id): two real syncs of stripe_to_s3.
+
+    The failed one comes second (20 records: its blocking min_records checks fail), so it holds the
+    latest materializations and check results.
+    """
+    home = new_home(platform_homes)
+    with dg.instance_for_test() as instance:
+        ok = lake_sync_run(new_home(platform_homes), instance, records=300)
+        failed = lake_sync_run(home, instance, records=20)
+        assert ok.success and not failed.success
+        yield instance, home, ok.run_id, failed.run_id
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ delivered to a real SMTP server and to loopback HTTP servers standing in for Sla
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -20,21 +19,10 @@ from airbyte_platform.operations.notifications.sensors import (
     build_notification_sensors,
 )
 from airbyte_platform.settings import Settings, SettingsError, load_settings
-from airbyte_platform_tests.operations.conftest import lake_sync_run, new_home
 from airbyte_platform_tests.operations.loopback import HttpStandIn, free_port
 
 SLACK_TOKEN = "xoxb-test-token-4f2a9c"
 WEBHOOK_TOKEN = "hook-token-77e1"
-
-
-@pytest.fixture(scope="module")
-def runs(platform_homes: Path) -> Iterator[tuple[dg.DagsterInstance, str, str]]:
-    """(instance, succeeded run id, failed run id): two real syncs of stripe_to_s3."""
-    with dg.instance_for_test() as instance:
-        ok = lake_sync_run(new_home(platform_homes), instance, records=300)
-        failed = lake_sync_run(new_home(platform_homes), instance, records=20)
-        assert ok.success and not failed.success
-        yield instance, ok.run_id, failed.run_id
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Settings:
@@ -82,9 +70,9 @@ def _materialized(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[
 
 
 def test_a_failed_sync_emails_the_connection_the_airbyte_job_and_the_reason(
-    runs, smtp_server, monkeypatch, tmp_path
+    finished_runs, smtp_server, monkeypatch, tmp_path
 ):
-    instance, _, failed_run = runs
+    instance, _, _, failed_run = finished_runs
     settings = _settings(
         monkeypatch,
         tmp_path,
@@ -110,8 +98,10 @@ def test_a_failed_sync_emails_the_connection_the_airbyte_job_and_the_reason(
     assert instance.get_run_by_id(failed_run).tags[f"{TAG_PREFIX}email"] == "sent"
 
 
-def test_a_success_posts_to_slack_and_the_webhook(runs, slack_api, webhook_endpoint, monkeypatch, tmp_path):
-    instance, ok_run, _ = runs
+def test_a_success_posts_to_slack_and_the_webhook(
+    finished_runs, slack_api, webhook_endpoint, monkeypatch, tmp_path
+):
+    instance, _, ok_run, _ = finished_runs
     settings = _settings(
         monkeypatch,
         tmp_path,
@@ -144,8 +134,8 @@ def test_a_success_posts_to_slack_and_the_webhook(runs, slack_api, webhook_endpo
     assert tags[f"{TAG_PREFIX}slack"] == "sent" and tags[f"{TAG_PREFIX}webhook"] == "sent"
 
 
-def test_a_failing_channel_is_retried_logged_and_never_raises(runs, monkeypatch, tmp_path):
-    instance, _, failed_run = runs
+def test_a_failing_channel_is_retried_logged_and_never_raises(finished_runs, monkeypatch, tmp_path):
+    instance, _, _, failed_run = finished_runs
     with HttpStandIn(fail_first=1) as webhook:
         settings = _settings(
             monkeypatch,
