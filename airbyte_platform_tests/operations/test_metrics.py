@@ -144,8 +144,8 @@ def test_metrics_show_the_runs_that_just_happened(finished_runs, exporter, monke
         == 0.0
     )
     job = instance.get_run_by_id(ok_run).job_name
-    assert _value(samples, "airbyte_platform_runs_total", job=job, status="SUCCESS") == 1.0
-    assert _value(samples, "airbyte_platform_runs_total", job=job, status="FAILURE") == 1.0
+    assert _value(samples, "airbyte_platform_runs_total", dagster_job=job, status="SUCCESS") == 1.0
+    assert _value(samples, "airbyte_platform_runs_total", dagster_job=job, status="FAILURE") == 1.0
     assert _value(samples, "airbyte_platform_runs_in_status", status="QUEUED") == 0.0
     assert _value(samples, "airbyte_platform_notifications_total", channel="email", outcome="failed") == 1.0
     # The inbox: no sensor has read the route yet, so every stored event is backlog.

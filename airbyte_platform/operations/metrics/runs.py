@@ -30,7 +30,7 @@ CHANNELS = ("email", "slack", "webhook")
 def collect_runs(
     instance: dg.DagsterInstance, recent_runs: int, clock: Callable[[], float] = time.time
 ) -> Iterator[Metric]:
-    finished = counter("runs", "Runs of each job that ended with this status.", ["job", "status"])
+    finished = counter("runs", "Runs of each job that ended with this status.", ["dagster_job", "status"])
     jobs = sorted({run.job_name for run in instance.get_runs(limit=recent_runs)})
     for job in jobs:
         for status in FINAL:
