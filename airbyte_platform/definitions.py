@@ -16,6 +16,7 @@ from airbyte_platform.ingestion.local_defs import (
 )
 from airbyte_platform.operations.defs import build_operations_defs
 from airbyte_platform.quality.defs import build_quality_defs
+from airbyte_platform.quality.freshness import with_freshness_policies
 from airbyte_platform.settings import Settings, get_settings
 from airbyte_platform.transforms.defs import build_transform_defs
 from airbyte_platform.transforms.resources import build_transform_resources
@@ -38,6 +39,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
 
         ingestion, resources = build_prod_ingestion_defs(settings), build_prod_ingestion_resources(settings)
+    ingestion = with_freshness_policies(ingestion)
     resources = {
         "destinations": build_destinations_resource(settings),
         **build_transform_resources(settings),

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.freshness import FreshnessState
 from prometheus_client.metrics_core import Metric
 
 from airbyte_platform.ingestion.catalog import declared_connections
 from airbyte_platform.operations.metrics.families import gauge
 
+FRESHNESS_STATES = tuple(s.value for s in FreshnessState if s != FreshnessState.NOT_APPLICABLE)
 SYNC_FIGURES = {
     "records_synced": ("sync_records", "Records synced by the latest sync of the stream."),
     "bytes_synced": ("sync_bytes", "Bytes synced by the latest sync of the stream."),
@@ -48,7 +50,19 @@ def collect_assets(instance: dg.DagsterInstance) -> Iterator[Metric]:
         "1 when the asset's latest planned materialization failed after its last success (a failed sync).",
         ["asset", "connection"],
     )
-    for record in instance.get_asset_records(list(instance.get_asset_keys())):
+    freshness = gauge(
+        "asset_freshness_state",
+        "1 for the asset's current freshness state (PASS, WARN, FAIL, UNKNOWN), from the daemon's evaluation.",
+        ["asset", "connection", "state"],
+    )
+    keys = list(instance.get_asset_keys())
+    for key, state in instance.get_freshness_state_records(keys).items():
+        connection, _ = streams.get(key, ("", ""))
+        for name in FRESHNESS_STATES:
+            freshness.add_metric(
+                [key.to_user_string(), connection, name], 1.0 if state.freshness_state.value == name else 0.0
+            )
+    for record in instance.get_asset_records(keys):
         entry = record.asset_entry
         key = entry.asset_key
         asset = key.to_user_string()
@@ -74,4 +88,4 @@ def collect_assets(instance: dg.DagsterInstance) -> Iterator[Metric]:
             [asset, connection],
             1.0 if failure_at is not None and (success_at is None or failure_at > success_at) else 0.0,
         )
-    yield from (*figures.values(), row_count, last_success, last_failure, failing)
+    yield from (*figures.values(), row_count, last_success, last_failure, failing, freshness)
