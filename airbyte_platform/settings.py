@@ -66,6 +66,8 @@ class AirbyteApiSettings:
     discovery: Literal["snapshot", "live", "off"] = "snapshot"
     # Browser URL of the Airbyte UI for job links (AIRBYTE_API_URL is often an in-cluster address).
     webapp_url: str | None = None
+    # A job still pending after this long (no worker took it) is reported, cancelled and failed.
+    pending_timeout_minutes: int = 30
 
     @property
     def uses_basic_auth(self) -> bool:
@@ -390,6 +392,10 @@ def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:
         cloud=cloud,
         discovery=discovery,  # type: ignore[arg-type]
         webapp_url=env.url("AIRBYTE_WEBAPP_URL", "the Airbyte UI, for links to sync jobs", required=False),
+        pending_timeout_minutes=env.integer(
+            "AIRBYTE_PENDING_TIMEOUT_MINUTES", 30, "how long an Airbyte job may stay pending", minimum=1
+        )
+        or 30,
     )
 
 

@@ -85,7 +85,7 @@ def build_workspace(
         client_id=env(airbyte.client_id_var),
         client_secret=env(airbyte.client_secret_var),
         credential_hint=credential_hint(airbyte),
-        **overrides,
+        **{"pending_timeout": airbyte.pending_timeout_minutes * 60.0, **overrides},
     )
 
 

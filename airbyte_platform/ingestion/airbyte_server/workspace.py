@@ -66,6 +66,11 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
     poll_timeout: float | None = Field(
         default=DAY, description="Stop waiting (and cancel the job) after this many seconds."
     )
+    pending_timeout: float | None = Field(
+        default=1800.0,
+        description="Cancel and fail a job still pending (no Airbyte worker took it) after this many seconds "
+        "(AIRBYTE_PENDING_TIMEOUT_MINUTES).",
+    )
     poll_outage_tolerance: float = Field(
         default=900.0, description="Keep waiting through API failures for this long before failing."
     )
@@ -123,6 +128,7 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
             outage_tolerance=self.poll_outage_tolerance,
             cancel_on_termination=self.cancel_on_termination,
             job_url=lambda job_id: job_url(self.webapp_url, workspace_id, connection_id, job_id),
+            pending_timeout=self.pending_timeout,
         )
 
     # --- discovery -----------------------------------------------------------------------------
