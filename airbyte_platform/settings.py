@@ -50,6 +50,46 @@ class SettingsError(ValueError):
         )
 
 
+JOB_LIMIT_FIELDS = ("timeout_minutes", "check_interval", "max_retries", "pending_timeout_minutes")
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """How one connection's Airbyte jobs are waited for (None: the workspace's default).
+
+    The seeds' large-sync values: `timeout_minutes: 720`, `check_interval: 60`, `max_retries: 5`.
+    `check_interval` (seconds) caps the interval between two polls; `max_retries` is the retries of
+    a transient API failure (the seeds' AirbyteHook(max_retries=...)).
+    """
+
+    timeout_minutes: float | None = None
+    check_interval: float | None = None
+    max_retries: int | None = None
+    pending_timeout_minutes: float | None = None
+
+
+def parse_job_limits(raw: object, where: str) -> JobLimits:
+    """`raw` (a mapping from connections.yaml or AIRBYTE_JOB_LIMITS) as JobLimits; ValueError says what to fix."""
+    if raw is None:
+        return JobLimits()
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must be a mapping of {', '.join(JOB_LIMIT_FIELDS)}")
+    unknown = sorted(set(raw) - set(JOB_LIMIT_FIELDS))
+    if unknown:
+        raise ValueError(f"{where}: unknown {', '.join(unknown)} (known: {', '.join(JOB_LIMIT_FIELDS)})")
+    values: dict[str, float | int] = {}
+    for name, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"{where}.{name} must be a positive number, not {value!r}")
+        if name == "max_retries":
+            # Resource config carries numbers as floats: 5.0 is five retries.
+            if not float(value).is_integer():
+                raise ValueError(f"{where}.max_retries must be a whole number, not {value!r}")
+            value = int(value)
+        values[name] = value
+    return JobLimits(**values)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class AirbyteApiSettings:
     """How to reach the Airbyte server in prod. Secrets are kept as variable *names*."""
@@ -68,6 +108,8 @@ class AirbyteApiSettings:
     webapp_url: str | None = None
     # A job still pending after this long (no worker took it) is reported, cancelled and failed.
     pending_timeout_minutes: int = 30
+    # Per connection *name*, for connections not declared in connections.yaml (AIRBYTE_JOB_LIMITS).
+    job_limits: Mapping[str, JobLimits] = field(default_factory=dict)
 
     @property
     def uses_basic_auth(self) -> bool:
@@ -396,7 +438,32 @@ def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:
             "AIRBYTE_PENDING_TIMEOUT_MINUTES", 30, "how long an Airbyte job may stay pending", minimum=1
         )
         or 30,
+        job_limits=_job_limits(env),
     )
+
+
+def _job_limits(env: _Reader) -> dict[str, JobLimits]:
+    raw = env.get("AIRBYTE_JOB_LIMITS")
+    if raw is None:
+        return {}
+    example = '{"big_connection": {"timeout_minutes": 720, "check_interval": 60, "max_retries": 5}}'
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as error:
+        env.problems.append(f"AIRBYTE_JOB_LIMITS is not JSON ({error}); expected e.g. {example}")
+        return {}
+    if not isinstance(parsed, dict):
+        env.problems.append(
+            f"AIRBYTE_JOB_LIMITS must be a JSON object keyed by connection name, e.g. {example}"
+        )
+        return {}
+    limits: dict[str, JobLimits] = {}
+    for name, value in parsed.items():
+        try:
+            limits[name] = parse_job_limits(value, f"AIRBYTE_JOB_LIMITS[{name!r}]")
+        except ValueError as error:
+            env.problems.append(str(error))
+    return limits
 
 
 def _databricks_settings(env: _Reader, prod: bool) -> DatabricksSettings:
