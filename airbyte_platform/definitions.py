@@ -15,7 +15,9 @@ from airbyte_platform.ingestion.local_defs import (
     build_local_ingestion_resources,
 )
 from airbyte_platform.ingestion.sync_ops import sync_ops
+from airbyte_platform.operations.defs import build_operations_defs
 from airbyte_platform.quality.defs import build_quality_defs
+from airbyte_platform.quality.freshness import with_freshness_policies
 from airbyte_platform.settings import Settings, get_settings
 from airbyte_platform.transforms.defs import build_transform_defs
 from airbyte_platform.transforms.resources import build_transform_resources
@@ -46,6 +48,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
 
         ingestion, resources = build_prod_ingestion_defs(settings), build_prod_ingestion_resources(settings)
+    ingestion = with_freshness_policies(ingestion)
     resources = {
         "destinations": build_destinations_resource(settings),
         **build_transform_resources(settings),
@@ -54,7 +57,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     }
 
     graph = dg.Definitions.merge(
-        ingestion, build_transform_defs(), build_quality_defs(), build_events_defs(settings)
+        ingestion,
+        build_transform_defs(),
+        build_quality_defs(),
+        build_events_defs(settings),
+        build_operations_defs(settings),
     )
     jobs, schedules = build_airflow_jobs(settings, _check_keys(graph), sync_ops(ingestion.assets or []))
     return dg.Definitions.merge(

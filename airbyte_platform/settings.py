@@ -11,6 +11,7 @@ seeds use interchangeably (`AIRBYTE_STRIPE_PG_CONNECTION_ID` for
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,46 @@ class SettingsError(ValueError):
         )
 
 
+JOB_LIMIT_FIELDS = ("timeout_minutes", "check_interval", "max_retries", "pending_timeout_minutes")
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """How one connection's Airbyte jobs are waited for (None: the workspace's default).
+
+    The seeds' large-sync values: `timeout_minutes: 720`, `check_interval: 60`, `max_retries: 5`.
+    `check_interval` (seconds) caps the interval between two polls; `max_retries` is the retries of
+    a transient API failure (the seeds' AirbyteHook(max_retries=...)).
+    """
+
+    timeout_minutes: float | None = None
+    check_interval: float | None = None
+    max_retries: int | None = None
+    pending_timeout_minutes: float | None = None
+
+
+def parse_job_limits(raw: object, where: str) -> JobLimits:
+    """`raw` (a mapping from connections.yaml or AIRBYTE_JOB_LIMITS) as JobLimits; ValueError says what to fix."""
+    if raw is None:
+        return JobLimits()
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must be a mapping of {', '.join(JOB_LIMIT_FIELDS)}")
+    unknown = sorted(set(raw) - set(JOB_LIMIT_FIELDS))
+    if unknown:
+        raise ValueError(f"{where}: unknown {', '.join(unknown)} (known: {', '.join(JOB_LIMIT_FIELDS)})")
+    values: dict[str, float | int] = {}
+    for name, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"{where}.{name} must be a positive number, not {value!r}")
+        if name == "max_retries":
+            # Resource config carries numbers as floats: 5.0 is five retries.
+            if not float(value).is_integer():
+                raise ValueError(f"{where}.max_retries must be a whole number, not {value!r}")
+            value = int(value)
+        values[name] = value
+    return JobLimits(**values)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class AirbyteApiSettings:
     """How to reach the Airbyte server in prod. Secrets are kept as variable *names*."""
@@ -66,6 +107,10 @@ class AirbyteApiSettings:
     discovery: Literal["snapshot", "live", "off"] = "snapshot"
     # Browser URL of the Airbyte UI for job links (AIRBYTE_API_URL is often an in-cluster address).
     webapp_url: str | None = None
+    # A job still pending after this long (no worker took it) is reported, cancelled and failed.
+    pending_timeout_minutes: int = 30
+    # Per connection *name*, for connections not declared in connections.yaml (AIRBYTE_JOB_LIMITS).
+    job_limits: Mapping[str, JobLimits] = field(default_factory=dict)
 
     @property
     def uses_basic_auth(self) -> bool:
@@ -118,6 +163,65 @@ class CdcSettings:
     slot_name: str
     max_lag_seconds: int
     max_lag_bytes: int
+
+
+NotifyEvent = Literal["failure", "success"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("failure", "success")
+
+
+@dataclass(frozen=True)
+class NotificationRoute:
+    """Who hears about a run: the events notified and, per channel, the recipients.
+
+    `slack_channel=None` / empty `email_to` / `webhook=False` leave that channel out of the route.
+    """
+
+    on: frozenset[NotifyEvent]
+    email_to: tuple[str, ...] = ()
+    slack_channel: str | None = None
+    webhook: bool = False
+
+    @property
+    def is_silent(self) -> bool:
+        return not self.on or not (self.email_to or self.slack_channel or self.webhook)
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Run notifications (email over SMTP, Slack, a JSON webhook). Secrets are variable *names*.
+
+    `default` applies to every run; `routes` (NOTIFY_ROUTES) are keyed `job:<job name>` or
+    `connection:<connection name>` and, when any of them matches a run, replace the default for it.
+    """
+
+    default: NotificationRoute
+    routes: Mapping[str, NotificationRoute] = field(default_factory=dict)
+    email_from: str = "airbyte-platform@localhost"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str | None = None
+    smtp_password_var: str | None = None
+    slack_token_var: str | None = None
+    slack_api_url: str | None = None  # None: slack-sdk's https://slack.com/api/
+    webhook_url_var: str | None = None  # a webhook URL often carries its token: read through dg.EnvVar
+    dagster_ui_url: str | None = None  # for links to the run in messages
+    attempts: int = 3
+    timeout_seconds: float = 10.0
+
+    @property
+    def any_channel(self) -> bool:
+        return any(not route.is_silent for route in (self.default, *self.routes.values()))
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """The Prometheus exporter (`python -m airbyte_platform.operations.metrics`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9464
+    recent_runs: int = 1000  # how many of the newest runs give the job names counted per status
+    recent_check_evaluations: int = 2000  # latest evaluation per check, among this many
 
 
 @dataclass(frozen=True)
@@ -176,6 +280,8 @@ class Settings:
     )
     airflow_api: AirflowApiSettings | None = None
     large_sync: LargeSyncSettings | None = None
+    notifications: NotificationSettings | None = None
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     connectors_dir: Path = PROJECT_ROOT / ".local" / "connectors"
 
     @property
@@ -350,6 +456,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     airflow_api = _airflow_api_settings(env)
     large_sync = _large_sync_settings(env)
+    notifications = _notification_settings(env)
+    metrics = MetricsSettings(
+        host=env.get("METRICS_HOST") or "127.0.0.1",
+        port=env.integer("METRICS_PORT", 9464, "port of the Prometheus exporter", minimum=1) or 9464,
+    )
 
     if env.problems:
         raise SettingsError(mode, env.problems)
@@ -367,6 +478,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         instance=instance,
         airflow_api=airflow_api,
         large_sync=large_sync,
+        notifications=notifications,
+        metrics=metrics,
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
     )
 
@@ -408,6 +521,11 @@ def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:
         cloud=cloud,
         discovery=discovery,  # type: ignore[arg-type]
         webapp_url=env.url("AIRBYTE_WEBAPP_URL", "the Airbyte UI, for links to sync jobs", required=False),
+        pending_timeout_minutes=env.integer(
+            "AIRBYTE_PENDING_TIMEOUT_MINUTES", 30, "how long an Airbyte job may stay pending", minimum=1
+        )
+        or 30,
+        job_limits=_job_limits(env),
     )
 
 
@@ -466,6 +584,30 @@ def _large_sync_settings(env: _Reader) -> LargeSyncSettings | None:
     )
 
 
+def _job_limits(env: _Reader) -> dict[str, JobLimits]:
+    raw = env.get("AIRBYTE_JOB_LIMITS")
+    if raw is None:
+        return {}
+    example = '{"big_connection": {"timeout_minutes": 720, "check_interval": 60, "max_retries": 5}}'
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as error:
+        env.problems.append(f"AIRBYTE_JOB_LIMITS is not JSON ({error}); expected e.g. {example}")
+        return {}
+    if not isinstance(parsed, dict):
+        env.problems.append(
+            f"AIRBYTE_JOB_LIMITS must be a JSON object keyed by connection name, e.g. {example}"
+        )
+        return {}
+    limits: dict[str, JobLimits] = {}
+    for name, value in parsed.items():
+        try:
+            limits[name] = parse_job_limits(value, f"AIRBYTE_JOB_LIMITS[{name!r}]")
+        except ValueError as error:
+            env.problems.append(str(error))
+    return limits
+
+
 def _databricks_settings(env: _Reader, prod: bool) -> DatabricksSettings:
     mode = (env.get("DATABRICKS_TRANSFORM_MODE") or "run_now").lower()
     if mode not in ("run_now", "pipes"):
@@ -507,6 +649,124 @@ def _snowflake_settings(env: _Reader, prod: bool) -> SnowflakeSettings:
         host=env.get("SNOWFLAKE_HOST"),
         port=env.integer("SNOWFLAKE_PORT", None, "port of SNOWFLAKE_HOST", minimum=1),
         protocol=_protocol(env, "SNOWFLAKE_PROTOCOL"),
+    )
+
+
+def _events(env: _Reader, name: str, raw: object, default: frozenset[NotifyEvent]) -> frozenset[NotifyEvent]:
+    if raw is None:
+        return default
+    items = [part.strip().lower() for part in raw.split(",")] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or any(item not in NOTIFY_EVENTS for item in items if item):
+        env.problems.append(f"{name}={raw!r} must list events among: {', '.join(NOTIFY_EVENTS)}")
+        return default
+    return frozenset(item for item in items if item)  # type: ignore[misc]
+
+
+def _addresses(env: _Reader, name: str, raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    items = [part.strip() for part in raw.split(",")] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or any(not isinstance(a, str) or "@" not in a for a in items if a):
+        env.problems.append(
+            f"{name}={raw!r} must be e-mail addresses (comma-separated, or a JSON list in routes)"
+        )
+        return ()
+    return tuple(address for address in items if address)
+
+
+def _notification_routes(env: _Reader, defaults: NotificationRoute) -> dict[str, NotificationRoute]:
+    raw = env.get("NOTIFY_ROUTES")
+    if raw is None:
+        return {}
+    example = '{"job:stripe_datalake_pipeline": {"on": ["failure"], "email_to": ["finance@example.com"]}}'
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as error:
+        env.problems.append(f"NOTIFY_ROUTES is not JSON ({error}); expected e.g. {example}")
+        return {}
+    if not isinstance(parsed, dict):
+        env.problems.append(f"NOTIFY_ROUTES must be a JSON object, e.g. {example}")
+        return {}
+    routes: dict[str, NotificationRoute] = {}
+    for key, value in parsed.items():
+        where = f"NOTIFY_ROUTES[{key!r}]"
+        if not (key.startswith("job:") or key.startswith("connection:")) or not key.partition(":")[2]:
+            env.problems.append(f"{where}: keys are 'job:<job name>' or 'connection:<connection name>'")
+            continue
+        unknown = (
+            set(value) - {"on", "email_to", "slack_channel", "webhook"} if isinstance(value, dict) else None
+        )
+        if unknown is None or unknown:
+            env.problems.append(
+                f"{where} must be an object with on, email_to, slack_channel, webhook"
+                + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
+            )
+            continue
+        slack = value.get("slack_channel")
+        if slack is not None and not isinstance(slack, str):
+            env.problems.append(f"{where}.slack_channel must be a channel name such as #data-team")
+            slack = None
+        routes[key] = NotificationRoute(
+            on=_events(env, f"{where}.on", value.get("on"), defaults.on),
+            email_to=_addresses(env, f"{where}.email_to", value.get("email_to")),
+            slack_channel=slack,
+            webhook=bool(value.get("webhook", False)),
+        )
+    return routes
+
+
+def _notification_settings(env: _Reader) -> NotificationSettings:
+    email_to = _addresses(env, "NOTIFY_EMAIL_TO", env.get("NOTIFY_EMAIL_TO"))
+    slack_token_var = env.secret_var("SLACK_TOKEN", "Slack bot token of the notifications", required=False)
+    slack_channel = env.get("SLACK_CHANNEL")
+    webhook_url = env.get("NOTIFY_WEBHOOK_URL")
+    if webhook_url is not None and (
+        urlparse(webhook_url).scheme not in ("http", "https") or not urlparse(webhook_url).netloc
+    ):
+        # The value is not echoed: webhook URLs often carry their token.
+        env.problems.append("NOTIFY_WEBHOOK_URL is not an http(s) URL (where run notifications are POSTed)")
+        webhook_url = None
+    default = NotificationRoute(
+        on=_events(env, "NOTIFY_ON", env.get("NOTIFY_ON"), frozenset(NOTIFY_EVENTS)),
+        email_to=email_to,
+        slack_channel=slack_channel if slack_token_var else None,
+        webhook=webhook_url is not None,
+    )
+    routes = _notification_routes(env, default)
+    wants_email = any(route.email_to for route in (default, *routes.values()))
+    smtp_host = (
+        env.require("SMTP_HOST", "the mail server of NOTIFY_EMAIL_TO")
+        if wants_email
+        else env.get("SMTP_HOST")
+    )
+    username = env.get("SMTP_USERNAME")
+    security = (env.get("SMTP_SECURITY") or ("starttls" if username else "none")).lower()
+    if security not in ("none", "starttls", "ssl"):
+        env.problems.append(f"SMTP_SECURITY={security!r} must be none, starttls or ssl")
+        security = "starttls"
+    default_port = {"none": 25, "starttls": 587, "ssl": 465}[security]
+    if slack_token_var and not slack_channel and not any(route.slack_channel for route in routes.values()):
+        env.problems.append("SLACK_CHANNEL is not set (the channel SLACK_TOKEN posts run notifications to)")
+    if any(route.slack_channel for route in routes.values()) and not slack_token_var:
+        env.problems.append("SLACK_TOKEN is not set (NOTIFY_ROUTES names a slack_channel)")
+    if any(route.webhook for route in routes.values()) and webhook_url is None:
+        env.problems.append("NOTIFY_WEBHOOK_URL is not set (NOTIFY_ROUTES asks for the webhook)")
+    return NotificationSettings(
+        default=default,
+        routes=routes,
+        email_from=env.get("NOTIFY_EMAIL_FROM") or "airbyte-platform@localhost",
+        smtp_host=smtp_host,
+        smtp_port=env.integer("SMTP_PORT", default_port, "port of SMTP_HOST", minimum=1) or default_port,
+        smtp_security=security,  # type: ignore[arg-type]
+        smtp_username=username,
+        smtp_password_var=env.secret_var(
+            "SMTP_PASSWORD", "password of SMTP_USERNAME", required=username is not None
+        ),
+        slack_token_var=slack_token_var,
+        slack_api_url=env.url("SLACK_API_URL", "Slack's Web API base URL", required=False),
+        webhook_url_var="NOTIFY_WEBHOOK_URL" if webhook_url else None,
+        dagster_ui_url=env.url("DAGSTER_UI_URL", "the Dagster UI, for links to runs", required=False),
+        attempts=env.integer("NOTIFY_ATTEMPTS", 3, "tries per notification channel", minimum=1) or 3,
     )
 
 

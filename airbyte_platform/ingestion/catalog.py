@@ -11,7 +11,7 @@ import dagster as dg
 import yaml
 
 from airbyte_platform.ingestion.naming import clean_name
-from airbyte_platform.settings import CONNECTION_ID_VARIABLES
+from airbyte_platform.settings import CONNECTION_ID_VARIABLES, JobLimits, parse_job_limits
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "connections.yaml"
 Destination = Literal["lake", "postgres"]
@@ -61,6 +61,7 @@ class ConnectionSpec:
     local: LocalStandIn
     streams: tuple[StreamSpec, ...]
     freshness_hours: float = 25.0
+    job_limits: JobLimits = field(default_factory=JobLimits)  # `airbyte_job:` (prod Airbyte jobs)
 
     def asset_key(self, stream: StreamSpec | str) -> dg.AssetKey:
         stream_name = stream.name if isinstance(stream, StreamSpec) else stream
@@ -109,6 +110,13 @@ def _parse_stream(raw: dict[str, Any], default_min: int, where: str) -> StreamSp
     )
 
 
+def _job_limits(raw: Any, where: str) -> JobLimits:
+    try:
+        return parse_job_limits(raw, where)
+    except ValueError as error:
+        raise CatalogError(str(error)) from None
+
+
 def parse_catalog(document: dict[str, Any]) -> tuple[ConnectionSpec, ...]:
     defaults = document.get("defaults") or {}
     default_min = int(defaults.get("min_records", 100))
@@ -145,6 +153,7 @@ def parse_catalog(document: dict[str, Any]) -> tuple[ConnectionSpec, ...]:
                 ),
                 streams=tuple(_parse_stream(s, default_min, where) for s in raw["streams"]),
                 freshness_hours=float(raw.get("freshness_hours", default_freshness)),
+                job_limits=_job_limits(raw.get("airbyte_job"), f"{where}: airbyte_job"),
             )
         )
     keys = [c.asset_key(s) for c in connections for s in c.streams]

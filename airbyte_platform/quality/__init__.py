@@ -1,1 +1,1 @@
-"""Asset checks guarding every sync: minimum records, Great Expectations suites, freshness."""
+"""Quality of every sync and transform: minimum records, Great Expectations suites, freshness policies, transform-output checks."""

@@ -1,38 +1,55 @@
-"""Freshness checks: each synced stream must have been updated within its connection's window.
+"""Freshness: each synced stream must have been updated within its connection's `freshness_hours`.
 
-Dagster 1.13 marks these builders as superseded by `FreshnessPolicy`; we keep them on purpose:
-the team wants freshness as an *asset check* beside min_records and gx_suite (same UI tab, same
-alerting on check failures), which a FreshnessPolicy is not.
+Dagster's current freshness policies (`FreshnessPolicy.time_window`), set on the sync assets'
+specs. The daemon's freshness evaluation (on by default: `freshness: enabled` in dagster.yaml)
+records PASS / WARN / FAIL as the asset's freshness state; the UI shows it on the asset and the
+Prometheus exporter exports it (`airbyte_platform_asset_freshness_state`), which the
+`AssetFreshnessBreached` alert watches. Nothing has to be switched on, in any mode.
+
+Superseded here: `build_last_update_freshness_checks` and its sensor, which only evaluated when
+that (stopped) sensor was turned on. The warning comes at 80% of the window, so a slow sync is
+seen before the stream goes stale.
 """
 
 from __future__ import annotations
 
-import warnings
 from datetime import timedelta
 
 import dagster as dg
 
 from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
 
-warnings.filterwarnings("ignore", category=dg.SupersessionWarning, module=__name__)
+WARN_FRACTION = 0.8
 
 
-def build_freshness_checks(
+def freshness_policy(connection: ConnectionSpec) -> dg.FreshnessPolicy:
+    window = timedelta(hours=connection.freshness_hours)
+    return dg.FreshnessPolicy.time_window(fail_window=window, warn_window=window * WARN_FRACTION)
+
+
+def freshness_policies(
     connections: tuple[ConnectionSpec, ...] | None = None,
-) -> list[dg.AssetChecksDefinition]:
-    checks: list[dg.AssetChecksDefinition] = []
-    for connection in connections if connections is not None else declared_connections():
-        checks.extend(
-            dg.build_last_update_freshness_checks(
-                assets=[connection.asset_key(stream) for stream in connection.streams],
-                lower_bound_delta=timedelta(hours=connection.freshness_hours),
+) -> dict[dg.AssetKey, dg.FreshnessPolicy]:
+    return {
+        connection.asset_key(stream): freshness_policy(connection)
+        for connection in (connections if connections is not None else declared_connections())
+        for stream in connection.streams
+    }
+
+
+def with_freshness_policies(defs: dg.Definitions) -> dg.Definitions:
+    """`defs` with each declared stream's policy on its asset (discovered connections: none)."""
+    import warnings
+
+    from dagster_shared.utils.warnings import PreviewWarning
+
+    policies = freshness_policies()
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore", PreviewWarning
+        )  # map_asset_specs: chosen on purpose, see automation.py
+        return defs.map_asset_specs(
+            func=lambda spec: (
+                spec.replace_attributes(freshness_policy=policies[spec.key]) if spec.key in policies else spec
             )
         )
-    return checks
-
-
-def build_freshness_sensor(checks: list[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
-    # Freshness checks only evaluate when something runs them; this sensor does, every 5 minutes.
-    return dg.build_sensor_for_freshness_checks(
-        freshness_checks=checks, minimum_interval_seconds=300, name="freshness_checks_sensor"
-    )

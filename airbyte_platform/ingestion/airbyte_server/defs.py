@@ -15,6 +15,7 @@ showed, without reading the file or calling Airbyte.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,14 @@ def build_workspace(
         client_id=env(airbyte.client_id_var),
         client_secret=env(airbyte.client_secret_var),
         credential_hint=credential_hint(airbyte),
-        **overrides,
+        **{
+            "pending_timeout": airbyte.pending_timeout_minutes * 60.0,
+            "job_limits": {
+                name: {k: v for k, v in dataclasses.asdict(limits).items() if v is not None}
+                for name, limits in airbyte.job_limits.items()
+            },
+            **overrides,
+        },
     )
 
 

@@ -54,6 +54,18 @@ class AirbyteJobTimeoutError(dg.Failure):
     """We stopped waiting (poll_timeout); the job has been cancelled."""
 
 
+class AirbyteJobPendingError(AirbyteJobTimeoutError):
+    """The job stayed `pending` (no Airbyte worker took it) past `pending_timeout`; it has been cancelled."""
+
+
+# The seeds' troubleshooting for a job stuck in "pending" (001, "Job se queda en pending").
+PENDING_HINT = (
+    "no Airbyte worker has picked it up: check that workers are available "
+    "(kubectl get pods -n integration -l app=airbyte,component=worker) and that the cluster has "
+    "free CPU and memory for them"
+)
+
+
 @dataclass(frozen=True)
 class FinishedJob:
     job: Job
@@ -80,6 +92,7 @@ class AirbyteJobRunner:
         cancel_on_termination: bool = True,
         job_url: Callable[[int], str] = str,
         connection_name: str | None = None,
+        pending_timeout: float | None = None,
     ):
         self.client = client
         self.log = log
@@ -90,6 +103,9 @@ class AirbyteJobRunner:
         self.cancel_on_termination = cancel_on_termination
         self.job_url = job_url
         self.connection_name = connection_name
+        # A job pending this long is reported and cancelled well before `poll_timeout`: with no
+        # worker it would never start, and the seeds' 24-hour wait only hid that.
+        self.pending_timeout = pending_timeout
 
     def _connection_label(self, connection_id: str) -> str:
         return f"{self.connection_name!r} ({connection_id})" if self.connection_name else connection_id
@@ -168,9 +184,27 @@ class AirbyteJobRunner:
         looked_at = waiting_since
         polls = 0
         status = str(job["status"])
+        pending_since = waiting_since
         try:
             while status in ACTIVE_STATUSES:
                 now = self.clock.now()
+                if (
+                    status == "pending"
+                    and self.pending_timeout is not None
+                    and now - pending_since >= self.pending_timeout
+                ):
+                    self.log.error(
+                        f"Airbyte job {job_id} pending for {now - pending_since:.0f}s: {PENDING_HINT}"
+                    )
+                    raise AirbyteJobPendingError(
+                        description=f"Airbyte job {job_id} still pending after {now - pending_since:.0f}s "
+                        f"(limit {self.pending_timeout:.0f}s): {PENDING_HINT}. Cancelled ({self.job_url(job_id)})",
+                        metadata={
+                            "airbyte/job_id": job_id,
+                            "airbyte/pending_seconds": round(now - pending_since, 1),
+                            "airbyte/job_url": dg.MetadataValue.url(self.job_url(job_id)),
+                        },
+                    )
                 if self.poll_timeout is not None and now - waiting_since >= self.poll_timeout:
                     fate = "left running (this run did not start it)" if attached else "cancelled"
                     raise AirbyteJobTimeoutError(
@@ -196,6 +230,7 @@ class AirbyteJobRunner:
                 last_success = self.clock.now()
                 if job["status"] != status:
                     self.log.info(f"Airbyte job {job_id}: {status} -> {job['status']}")
+                    pending_since = self.clock.now()
                 status = str(job["status"])
         except BaseException as exc:
             stopped_waiting = not isinstance(exc, Exception) or isinstance(exc, AirbyteJobTimeoutError)
@@ -245,6 +280,7 @@ class AirbyteJobRunner:
             outage_tolerance=self.outage_tolerance,
             cancel_on_termination=False,
             job_url=self.job_url,
+            pending_timeout=None,  # someone else's job: waited for, never judged
         )
         with contextlib.suppress(AirbyteJobFailedError):
             runner.wait(job)

@@ -16,6 +16,7 @@ Added, and why:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 
 import dagster as dg
@@ -31,6 +32,7 @@ from airbyte_platform.ingestion.airbyte_server.materialize import SyncEvent, Syn
 from airbyte_platform.ingestion.airbyte_server.polling import Clock, PollSchedule
 from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
 from airbyte_platform.ingestion.airbyte_server.targets import REFRESH_COMMAND, SyncTarget
+from airbyte_platform.settings import JobLimits, parse_job_limits
 
 DAY = 24 * 3600.0
 
@@ -65,6 +67,16 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
     )
     poll_timeout: float | None = Field(
         default=DAY, description="Stop waiting (and cancel the job) after this many seconds."
+    )
+    pending_timeout: float | None = Field(
+        default=1800.0,
+        description="Cancel and fail a job still pending (no Airbyte worker took it) after this many seconds "
+        "(AIRBYTE_PENDING_TIMEOUT_MINUTES).",
+    )
+    job_limits: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per connection name (undeclared connections): timeout_minutes, check_interval, "
+        "max_retries, pending_timeout_minutes (AIRBYTE_JOB_LIMITS).",
     )
     poll_outage_tolerance: float = Field(
         default=900.0, description="Keep waiting through API failures for this long before failing."
@@ -125,7 +137,34 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
             cancel_on_termination=self.cancel_on_termination,
             job_url=lambda job_id: job_url(self.webapp_url, workspace_id, connection_id, job_id),
             connection_name=connection_name,
+            pending_timeout=self.pending_timeout,
         )
+
+    def limits_for(self, target: SyncTarget) -> JobLimits:
+        if target.declared is not None:
+            return target.declared.job_limits
+        return parse_job_limits(self.job_limits.get(target.name), f"AIRBYTE_JOB_LIMITS[{target.name!r}]")
+
+    def job_runner_for(
+        self, target: SyncTarget, log: dg.DagsterLogManager | None, workspace_id: str | None
+    ) -> AirbyteJobRunner:
+        """The runner of `target`'s jobs, with its connection's limits over the workspace's defaults."""
+        runner = self.job_runner(log, workspace_id, target.connection_id, connection_name=target.name)
+        limits = self.limits_for(target)
+        if limits.timeout_minutes is not None:
+            runner.poll_timeout = limits.timeout_minutes * 60
+        if limits.pending_timeout_minutes is not None:
+            runner.pending_timeout = limits.pending_timeout_minutes * 60
+        if limits.check_interval is not None:
+            runner.schedule = dataclasses.replace(
+                runner.schedule,
+                max_interval=limits.check_interval,
+                far_interval=max(runner.schedule.far_interval, limits.check_interval),
+                min_interval=min(runner.schedule.min_interval, limits.check_interval),
+            )
+        if limits.max_retries is not None:
+            runner.client = self.get_client().model_copy(update={"request_max_retries": limits.max_retries})
+        return runner
 
     # --- discovery -----------------------------------------------------------------------------
     def fetch_snapshot(
@@ -159,7 +198,7 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
                 "connections, so the others are synced too and recorded as runtime materializations."
             )
         workspace_id = target.workspace_id or connection.get("workspaceId")
-        runner = self.job_runner(context.log, workspace_id, target.connection_id, connection_name=target.name)
+        runner = self.job_runner_for(target, context.log, workspace_id)
         context.log.info(
             f"Syncing Airbyte connection {target.name!r} ({target.connection_id}, from {target.id_source})"
         )

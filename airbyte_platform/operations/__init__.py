@@ -1,0 +1,1 @@
+"""Operating the platform: run notifications and the Prometheus exporter."""

@@ -1,0 +1,1 @@
+"""Run notifications: email over SMTP, Slack, a JSON webhook, sent by Dagster run-status sensors."""
