@@ -85,7 +85,24 @@ def materialization_metadata(
         **{f"{phase}_seconds": round(seconds, 3) for phase, seconds in result.phase_seconds.items()},
         "sync_id": result.sync_id,
         "airbyte/connector": connection.local.connector,
+        # records_synced and dagster/row_count differ for a reason, stated here (see docs/sync-semantics.md).
+        "rows_added": result.rows_added,
+        **_reconciliation(connection, result),
     }
+
+
+def _reconciliation(connection: ConnectionSpec, result: StreamSyncResult) -> dict[str, dg.RawMetadataValue]:
+    stream = connection.stream(result.stream)
+    metadata: dict[str, dg.RawMetadataValue] = {}
+    if stream.sync_mode == "incremental" and stream.primary_key:
+        # New versions of rows already there (or several versions of one key within the sync).
+        metadata["records_replacing_a_row"] = max(0, result.records_synced - result.rows_added)
+        metadata["records_without_primary_key"] = result.records_without_primary_key
+    if result.stored_rows is not None:
+        metadata["lake/stored_rows"] = result.stored_rows  # every version; readers see one per key
+    if result.warnings:
+        metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in result.warnings))
+    return metadata
 
 
 def stream_names(streams: Sequence[StreamSpec]) -> list[str]:

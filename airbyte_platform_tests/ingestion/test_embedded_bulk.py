@@ -271,8 +271,8 @@ def test_a_sync_in_bulk_publishes_what_the_per_record_path_does(fake_connection,
             {"mode": "trace", "after": 60},
             "stream 'items': the connector reported an error: The API answered 401",
         ),
-        # 1 LOG, 60 records, 2 STATE (every 25 records), then the bad line
-        ({"mode": "malformed", "after": 60}, r"stream 'items': malformed line 64 on stdout \(not JSON\)"),
+        # 2 LOG, 60 records, 2 STATE (every 25 records), then the bad line
+        ({"mode": "malformed", "after": 60}, r"stream 'items': malformed line 65 on stdout \(not JSON\)"),
         ({"mode": "unselected_stream", "after": 60}, "a record of stream 'ghosts', which was not selected"),
         ({"mode": "crash", "after": 60}, "stream 'items': the connector exited with code 3"),
     ],

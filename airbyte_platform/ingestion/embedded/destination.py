@@ -41,12 +41,23 @@ class StreamPlan:
         """Full refresh: the published data replaces the previous data instead of adding to it."""
         return self.configured.destination_sync_mode == OVERWRITE
 
+    @property
+    def incremental(self) -> bool:
+        return self.configured.sync_mode == "incremental"
+
+    @property
+    def deduplicates(self) -> bool:
+        """Incremental with a primary key: readers see one row per key, the latest by cursor."""
+        return self.incremental and bool(self.spec.primary_key)
+
 
 @dataclass(frozen=True)
 class PublishedStream:
-    total_rows: int
+    total_rows: int  # rows a reader sees (one per key for a deduplicated stream)
     columns: tuple[tuple[str, str], ...]
     location: str
+    previous_rows: int = 0  # rows a reader saw before this sync
+    stored_rows: int | None = None  # rows physically stored, when more than readers see (the lake)
 
 
 class DestinationSession(Protocol):

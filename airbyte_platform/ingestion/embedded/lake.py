@@ -24,7 +24,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -37,7 +39,7 @@ from airbyte_platform.ingestion.embedded.destination import (
     StateMessage,
     StreamPlan,
 )
-from airbyte_platform.ingestion.embedded.schema import arrow_schema
+from airbyte_platform.ingestion.embedded.schema import EXTRACTED_AT, arrow_schema
 
 MANIFEST = "_manifest.json"
 MANIFEST_FORMAT = 1
@@ -82,18 +84,82 @@ def lake_files(location: str) -> list[str]:
     return [_public_path(location, path, name) for name in relative]
 
 
-def read_lake_table(location: str) -> pa.Table:
-    """The whole table at `location` as Arrow (files with added columns are unified; missing ones are null)."""
+def read_lake_table(location: str, *, deduplicate: bool = True) -> pa.Table:
+    """The table at `location` as Arrow (files with added columns are unified; missing ones are null).
+
+    The lake keeps every version of a record, as Airbyte's S3 destination does. For a deduplicated
+    stream (incremental with a primary key, recorded in the manifest) readers get one row per key,
+    the latest (see `latest_per_key`); `deduplicate=False` gives every stored version.
+    """
     filesystem, path = lake_filesystem(location)
     manifest = _read_manifest(filesystem, path)
     relative = manifest["files"] if manifest is not None else _parquet_files_under(filesystem, path)
     if not relative:
         schema = _manifest_schema(manifest) if manifest is not None else None
         return schema.empty_table() if schema is not None else pa.table({})
-    paths = [f"{path}/{name}" for name in relative]
-    schemas = [pq.read_schema(p, filesystem=filesystem) for p in paths]
-    dataset = ds.dataset(paths, schema=pa.unify_schemas(schemas), filesystem=filesystem, format="parquet")
-    return dataset.to_table()
+    table = _read_in_order(filesystem, [f"{path}/{name}" for name in relative])
+    key = manifest.get("primary_key") if manifest is not None else None
+    if deduplicate and key:
+        return latest_per_key(table, tuple(key), manifest.get("cursor_field"))
+    return table
+
+
+def _read_in_order(
+    filesystem: pafs.FileSystem, paths: list[str], columns: list[str] | None = None
+) -> pa.Table:
+    """The files' rows in manifest order (file by file, rows as written): the order ties are broken by."""
+    schema = pa.unify_schemas([pq.read_schema(p, filesystem=filesystem) for p in paths])
+    if columns is not None:
+        schema = pa.schema([schema.field(name) for name in columns])
+    dataset = ds.dataset(paths, schema=schema, filesystem=filesystem, format="parquet")
+    tables = [fragment.to_table(schema=schema, columns=columns) for fragment in dataset.get_fragments()]
+    return pa.concat_tables(tables)
+
+
+def latest_per_key(table: pa.Table, primary_key: tuple[str, ...], cursor_field: str | None) -> pa.Table:
+    """One row per primary key: the latest by cursor (a null cursor is the oldest), then by
+    `_airbyte_extracted_at`, then the one written last, as Airbyte's dedup orders versions. Rows
+    whose key has a null field cannot be matched and are all kept (flagged in `_airbyte_meta`)."""
+    return table.take(latest_row_indices(table, primary_key, cursor_field))
+
+
+def latest_row_indices(table: pa.Table, primary_key: tuple[str, ...], cursor_field: str | None) -> pa.Array:
+    """Indices (in table order) of the rows `latest_per_key` keeps; needs only the key, cursor and
+    `_airbyte_extracted_at` columns."""
+    count = table.num_rows
+    position = pa.array(np.arange(count, dtype=np.int64))
+    keyed = pa.table(
+        {
+            **{f"k{i}": table.column(name) for i, name in enumerate(primary_key)},
+            **({"cursor": table.column(cursor_field)} if cursor_field else {}),
+            **({"extracted": table.column(EXTRACTED_AT)} if EXTRACTED_AT in table.column_names else {}),
+            "position": position,
+        }
+    )
+    no_key = pc.is_null(keyed.column("k0"))
+    for i in range(1, len(primary_key)):
+        no_key = pc.or_(no_key, pc.is_null(keyed.column(f"k{i}")))
+    order = [(f"k{i}", "ascending", "at_end") for i in range(len(primary_key))]
+    order += [
+        (name, "descending", "at_end")  # a null cursor sorts last: the oldest version
+        for name in ("cursor", "extracted", "position")
+        if name in keyed.column_names
+    ]
+    keyed = keyed.filter(pc.invert(no_key))
+    ranked = keyed.take(pc.sort_indices(keyed, sort_keys=order)).combine_chunks()
+    first = np.ones(ranked.num_rows, dtype=bool)
+    if ranked.num_rows > 1:
+        same = np.ones(ranked.num_rows - 1, dtype=bool)
+        for i in range(len(primary_key)):
+            column = ranked.column(f"k{i}")
+            equal = pc.equal(column.slice(1), column.slice(0, ranked.num_rows - 1))
+            same &= equal.to_numpy()
+        first[1:] = ~same
+    kept = ranked.column("position").to_numpy()[first]
+    unmatched = np.flatnonzero(
+        pa.chunked_array([no_key]).to_numpy() if isinstance(no_key, pa.Array) else no_key.to_numpy()
+    )
+    return pa.array(np.sort(np.concatenate([kept, unmatched])))
 
 
 def _public_path(location: str, path: str, name: str) -> str:
@@ -304,14 +370,44 @@ class LakeSyncSession:
                 previous_schema is not None
             ):  # columns added by the source since: older files read them as null
                 schema = pa.unify_schemas([previous_schema, schema])
-        manifest = self._manifest(files=files, rows=rows, state=state, schema=schema, retired=retired)
+        visible = self._visible_rows(folder, files, rows)
+        manifest = self._manifest(
+            files=files,
+            rows=rows,
+            state=state,
+            schema=schema,
+            retired=retired,
+            plan=folder.plan,
+            visible=visible,
+        )
         _write_manifest(folder.filesystem, folder.path, manifest)  # the commit point of this stream
         self._collect_garbage(folder, manifest)
         return PublishedStream(
-            total_rows=rows,
+            total_rows=visible,
             columns=tuple((f.name, str(f.type)) for f in schema),
             location=folder.plan.location,
+            previous_rows=int(folder.previous.get("visible_rows", folder.previous.get("rows", 0))),
+            stored_rows=rows if folder.plan.deduplicates else None,
         )
+
+    def _visible_rows(self, folder: _StreamFolder, files: list[str], rows: int) -> int:
+        """Rows a reader sees: one per key for a deduplicated stream (the table's key, cursor and
+        extraction columns are read: small next to the table, and only when it has any rows)."""
+        plan = folder.plan
+        if not plan.deduplicates or not files or rows == 0:
+            return rows
+        paths = [f"{folder.path}/{name}" for name in files]
+        wanted = [
+            *plan.spec.primary_key,
+            *([plan.spec.cursor_field] if plan.spec.cursor_field else []),
+            EXTRACTED_AT,
+        ]
+        present = set(
+            pa.unify_schemas([pq.read_schema(p, filesystem=folder.filesystem) for p in paths]).names
+        )
+        table = _read_in_order(folder.filesystem, paths, [c for c in wanted if c in present])
+        cursor = plan.spec.cursor_field if plan.spec.cursor_field in present else None
+        return len(latest_row_indices(table, plan.spec.primary_key, cursor))
 
     def _manifest(
         self,
@@ -321,11 +417,18 @@ class LakeSyncSession:
         state: StateMessage | None,
         schema: pa.Schema | None,
         retired: list[str] | None = None,
+        plan: StreamPlan | None = None,
+        visible: int | None = None,
     ) -> dict[str, Any]:
+        deduplicated = plan is not None and plan.deduplicates
         return {
             "format": MANIFEST_FORMAT,
             "files": files,
-            "rows": rows,
+            "rows": rows,  # stored: every version of every record
+            # A deduplicated stream: readers take the latest row per key (see `latest_per_key`).
+            "primary_key": list(plan.spec.primary_key) if deduplicated and plan is not None else None,
+            "cursor_field": plan.spec.cursor_field if deduplicated and plan is not None else None,
+            "visible_rows": rows if visible is None else visible,
             "state": state,
             "sync_id": self.sync_id,
             "connection": self.connection_name,

@@ -235,42 +235,35 @@ class PostgresSyncSession:
             self._copy(staged)
         with self.connection.transaction():
             for name, staged in self.streams.items():
+                previous_rows = self._row_count(staged.table)
                 self._publish_stream(staged, states.get(name))
                 published[name] = PublishedStream(
-                    total_rows=self._execute(
-                        sql.SQL("SELECT count(*) FROM {}").format(self._id(staged.table))
-                    )[0][0],
+                    total_rows=self._row_count(staged.table),
                     columns=self._table_columns(staged.table),
                     location=staged.plan.location,
+                    previous_rows=previous_rows,
                 )
         self.published = True
         return published
+
+    def _row_count(self, table: str) -> int:
+        exists = self._execute("SELECT to_regclass(%s)", [self._id(table).as_string(self.connection)])
+        if not exists or exists[0][0] is None:
+            return 0
+        return int(self._execute(sql.SQL("SELECT count(*) FROM {}").format(self._id(table)))[0][0])
 
     def _publish_stream(self, staged: _StagedStream, state: StateMessage | None) -> None:
         final = self._id(staged.table)
         self._ensure_final_table(staged)
         columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in staged.columns)
-        keys = staged.plan.configured.primary_key
-        if keys and not staged.plan.replaces:
-            key_list = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
-            updates = sql.SQL(", ").join(
-                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c.name))
-                for c in staged.columns
-                if c.name not in keys
-            )
-            # The last emitted version of each key wins, within the sync (DISTINCT ON) and over earlier syncs.
+        seq = sql.Identifier(SEQUENCE_COLUMN)
+        staging = self._id(staged.staging)
+        if staged.plan.deduplicates:
+            self._upsert(staged, columns)
+            # Rows without a usable key cannot be matched: appended as they came (see keys.py).
             self._execute(
-                sql.SQL(
-                    "INSERT INTO {final} ({columns}) SELECT {columns} FROM "
-                    "(SELECT DISTINCT ON ({keys}) * FROM {staging} ORDER BY {keys}, {seq} DESC) AS latest "
-                    "ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-                ).format(
-                    final=final,
-                    columns=columns,
-                    keys=key_list,
-                    staging=self._id(staged.staging),
-                    seq=sql.Identifier(SEQUENCE_COLUMN),
-                    updates=updates,
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} ORDER BY {}").format(
+                    final, columns, columns, staging, _key_is_null(staged.plan.configured.primary_key), seq
                 )
             )
         else:
@@ -278,7 +271,7 @@ class PostgresSyncSession:
                 self._execute(sql.SQL("TRUNCATE {}").format(final))
             self._execute(
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
-                    final, columns, columns, self._id(staged.staging), sql.Identifier(SEQUENCE_COLUMN)
+                    final, columns, columns, staging, seq
                 )
             )
         if state is not None:
@@ -290,7 +283,48 @@ class PostgresSyncSession:
                 ).format(self._id(STATE_TABLE)),
                 [self.connection_name, staged.plan.name, Jsonb(state), self.sync_id],
             )
-        self._execute(sql.SQL("DROP TABLE {}").format(self._id(staged.staging)))
+        self._execute(sql.SQL("DROP TABLE {}").format(staging))
+
+    def _upsert(self, staged: _StagedStream, columns: sql.Composable) -> None:
+        """One row per key, the latest by cursor (then by emission order), as Airbyte's dedup does:
+        within the sync (DISTINCT ON) and against the rows of earlier syncs (a row with a newer
+        cursor is not replaced by an older version)."""
+        keys = staged.plan.configured.primary_key
+        key_list = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+        updates = sql.SQL(", ").join(
+            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c.name))
+            for c in staged.columns
+            if c.name not in keys
+        )
+        cursor = staged.plan.configured.cursor_field
+        order = [sql.SQL("{} DESC NULLS LAST").format(sql.Identifier(cursor))] if cursor else []
+        newer = (
+            sql.SQL(" WHERE {final}.{c} IS NULL OR EXCLUDED.{c} >= {final}.{c}").format(
+                final=sql.Identifier(staged.table), c=sql.Identifier(cursor)
+            )
+            if cursor
+            else sql.SQL("")
+        )
+        self._execute(
+            sql.SQL(
+                "INSERT INTO {final} AS {alias} ({columns}) SELECT {columns} FROM "
+                "(SELECT DISTINCT ON ({keys}) * FROM {staging} WHERE NOT ({null_key}) "
+                "ORDER BY {keys}, {order}) AS latest "
+                "ON CONFLICT ({keys}) DO UPDATE SET {updates}{newer}"
+            ).format(
+                final=self._id(staged.table),
+                alias=sql.Identifier(staged.table),
+                columns=columns,
+                keys=key_list,
+                staging=self._id(staged.staging),
+                null_key=_key_is_null(keys),
+                order=sql.SQL(", ").join(
+                    [*order, sql.SQL("{} DESC").format(sql.Identifier(SEQUENCE_COLUMN))]
+                ),
+                updates=updates,
+                newer=newer,
+            )
+        )
 
     def _ensure_final_table(self, staged: _StagedStream) -> None:
         final = self._id(staged.table)
@@ -305,7 +339,7 @@ class PostgresSyncSession:
                 )
             )
         keys = staged.plan.configured.primary_key
-        if keys and not staged.plan.replaces:
+        if staged.plan.deduplicates:
             index = f"{staged.table}_airbyte_pk"[:_MAX_IDENTIFIER]
             self._execute(
                 sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})").format(
@@ -320,3 +354,7 @@ class PostgresSyncSession:
             [sql.Identifier(self.schema, table).as_string(self.connection)],
         )
         return tuple((str(name), str(type_)) for name, type_ in rows)
+
+
+def _key_is_null(keys: Sequence[str]) -> sql.Composable:
+    return sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(k)) for k in keys)

@@ -54,6 +54,8 @@ class ConfiguredStream:
     sync_mode: str  # incremental | full_refresh
     cursor_field: str | None
     primary_key: tuple[str, ...]
+    # False for the lake: like Airbyte's S3 destination it only appends, and readers deduplicate.
+    destination_deduplicates: bool = True
 
     @property
     def name(self) -> str:
@@ -67,7 +69,7 @@ class ConfiguredStream:
     def destination_sync_mode(self) -> str:
         if self.sync_mode == "full_refresh":
             return OVERWRITE
-        return APPEND_DEDUP if self.primary_key else APPEND
+        return APPEND_DEDUP if self.primary_key and self.destination_deduplicates else APPEND
 
     def as_protocol(self) -> dict[str, Any]:
         configured: dict[str, Any] = {

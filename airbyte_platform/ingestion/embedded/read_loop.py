@@ -33,6 +33,7 @@ from airbyte_platform.gc_pause import paused_cyclic_gc
 from airbyte_platform.ingestion.embedded import protocol
 from airbyte_platform.ingestion.embedded.bulk import MIN_BULK_BYTES, BulkBlock, BulkParser
 from airbyte_platform.ingestion.embedded.destination import DestinationSession, StateMessage, StreamPlan
+from airbyte_platform.ingestion.embedded.keys import KeylessRecords, flag_keyless
 from airbyte_platform.ingestion.embedded.process import (
     AirbyteConnector,
     Block,
@@ -68,6 +69,7 @@ class ReadOutcome:
     # The last state message per stream: it covers every record read, since the read ended cleanly.
     states: dict[str, StateMessage] = field(default_factory=dict)
     undeclared_fields: dict[str, set[str]] = field(default_factory=dict)
+    keyless: dict[str, KeylessRecords] = field(default_factory=dict)  # deduplicated streams only
 
 
 class ReadLoop:
@@ -105,7 +107,11 @@ class ReadLoop:
         self._total = 0  # records read, for progress logs
         self._next_progress = self.progress_every
         self._started = 0.0  # when `read` started
-        self._writer = _BackgroundWriter(session, connector.label)
+        self._writer = _BackgroundWriter(
+            session,
+            connector.label,
+            {plan.name: plan.configured.primary_key for plan in plans if plan.deduplicates},
+        )
 
     def run(self, config_path: Path, catalog: Mapping[str, Any], state: list[dict[str, Any]]) -> ReadOutcome:
         args = [
@@ -146,6 +152,7 @@ class ReadLoop:
             undeclared_fields={
                 name: b.undeclared_fields for name, b in self.buffers.items() if b.undeclared_fields
             },
+            keyless=self._writer.keyless,
         )
 
     def _consume(self, blocks: Iterable[Block]) -> None:
@@ -326,8 +333,11 @@ class _BackgroundWriter:
     COPY) overlaps with reading and typing. At most WRITES_IN_FLIGHT batches wait; a failure is
     raised by the next `write` or by `finish`, as the destination raised it."""
 
-    def __init__(self, session: DestinationSession, label: str):
+    def __init__(self, session: DestinationSession, label: str, primary_keys: Mapping[str, tuple[str, ...]]):
         self.session = session
+        # Deduplicated streams: rows without a usable key are flagged here, where both parse paths meet.
+        self.primary_keys = dict(primary_keys)
+        self.keyless = {stream: KeylessRecords() for stream in primary_keys}
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"write {label}")
         self._slots = threading.Semaphore(WRITES_IN_FLIGHT)
         self._failure: BaseException | None = None
@@ -340,6 +350,9 @@ class _BackgroundWriter:
     def _write(self, stream: str, batch: pa.RecordBatch) -> None:
         try:
             if self._failure is None:
+                key = self.primary_keys.get(stream)
+                if key:
+                    batch = flag_keyless(batch, key, self.keyless[stream])
                 self.session.write(stream, batch)
         except BaseException as exc:  # re-raised in the reading thread
             self._failure = exc

@@ -33,7 +33,7 @@ from airbyte_platform.ingestion.embedded.destination import DestinationSession, 
 from airbyte_platform.ingestion.embedded.lake import LakeDestination, LakeError
 from airbyte_platform.ingestion.embedded.postgres import PostgresDestination, PostgresDestinationError
 from airbyte_platform.ingestion.embedded.process import AirbyteConnector, ConnectorFailure
-from airbyte_platform.ingestion.embedded.read_loop import ReadFailure, ReadLoop
+from airbyte_platform.ingestion.embedded.read_loop import ReadFailure, ReadLoop, ReadOutcome
 from airbyte_platform.ingestion.embedded.schema import SchemaError, columns_from_json_schema
 from airbyte_platform.ingestion.specs import destination_location, postgres_schema
 
@@ -55,6 +55,12 @@ class StreamSyncResult:
     # Seconds of the sync's steps, shared by its streams: "prepare" (install, spec, check, discover),
     # "read" (the connector's read into staged data), "publish" (data and state made visible).
     phase_seconds: Mapping[str, float] = field(default_factory=dict)
+    # How records_synced and total_rows relate: rows_added = total_rows - rows before the sync; for a
+    # deduplicated stream, records_synced - rows_added records replaced a row (or an older version).
+    rows_added: int = 0
+    records_without_primary_key: int = 0  # deduplicated stream: kept unmerged, flagged in _airbyte_meta
+    stored_rows: int | None = None  # the lake keeps every version: rows stored, when more than total_rows
+    warnings: tuple[str, ...] = ()  # what the run log warned about this stream
 
 
 class EmbeddedSyncError(RuntimeError):
@@ -154,6 +160,10 @@ class EmbeddedAirbyteRunner:
                 f"{label}: stream {stream} sent fields its schema does not declare, kept in _airbyte_meta: "
                 f"{', '.join(sorted(fields))}"
             )
+        warnings = _warnings(plans, outcome)
+        for stream_warnings in warnings.values():
+            for warning in stream_warnings:
+                self.log.warning(f"{label}: {warning}")
         results = [
             StreamSyncResult(
                 stream=plan.name,
@@ -166,6 +176,12 @@ class EmbeddedAirbyteRunner:
                 sync_id=sync_id,
                 state=protocol.stream_state_value(committed[plan.name]),
                 phase_seconds=dict(phases),
+                rows_added=published[plan.name].total_rows - published[plan.name].previous_rows,
+                records_without_primary_key=outcome.keyless[plan.name].count
+                if plan.name in outcome.keyless
+                else 0,
+                stored_rows=published[plan.name].stored_rows,
+                warnings=tuple(warnings[plan.name]),
             )
             for plan in plans
         ]
@@ -263,6 +279,7 @@ class EmbeddedAirbyteRunner:
             sync_mode=spec.sync_mode,
             cursor_field=spec.cursor_field if spec.sync_mode == "incremental" else None,
             primary_key=spec.primary_key,
+            destination_deduplicates=connection.destination != "lake",
         )
         return StreamPlan(
             spec=spec,
@@ -326,6 +343,27 @@ def _remember_spec(command: ConnectorCommand, spec: dict[str, Any]) -> dict[str,
         _SPECS[command.reference] = spec
         command.remember_spec(spec)
     return spec
+
+
+def _warnings(plans: Sequence[StreamPlan], outcome: ReadOutcome) -> dict[str, list[str]]:
+    """Per stream, what the run log and the materialization should say went wrong without failing."""
+    warnings: dict[str, list[str]] = {plan.name: [] for plan in plans}
+    for plan in plans:
+        read = outcome.records.get(plan.name, 0)
+        if plan.incremental and read and plan.name not in outcome.states:
+            warnings[plan.name].append(
+                f"stream {plan.name} is incremental but the connector emitted no STATE: its state did not "
+                f"advance, so the next sync reads these {read:,} records again"
+                + (
+                    " (readers still see one row per primary key)"
+                    if plan.deduplicates
+                    else " (appended again)"
+                )
+            )
+        keyless = outcome.keyless.get(plan.name)
+        if keyless is not None and keyless.count:
+            warnings[plan.name].append(keyless.describe(plan.name, plan.configured.primary_key))
+    return warnings
 
 
 def _state_to_commit(
