@@ -17,6 +17,8 @@ from pydantic import Field
 
 from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
 from airbyte_platform.ingestion.destinations import DestinationsResource
+from airbyte_platform.ingestion.embedded.destination import LOCK_TIMEOUT_SECONDS
+from airbyte_platform.ingestion.embedded.read_loop import CHECKPOINT_SECONDS
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner, StreamSyncResult
 from airbyte_platform.quality.min_records import min_records_result
 
@@ -31,12 +33,23 @@ class EmbeddedAirbyteResource(dg.ConfigurableResource):
         description="Per connection name, keys merged over its local source config (e.g. {'records': 1000000}).",
     )
 
+    lock_timeout_seconds: float = Field(
+        default=LOCK_TIMEOUT_SECONDS,
+        description="How long a sync waits for another sync of the same stream before it fails.",
+    )
+    checkpoint_seconds: float = Field(
+        default=CHECKPOINT_SECONDS,
+        description="How often at most an incremental sync commits the data up to a connector STATE.",
+    )
+
     def runner(self, log: logging.Logger | None = None) -> EmbeddedAirbyteRunner:
         return EmbeddedAirbyteRunner(
             connectors_dir=Path(self.connectors_dir),
             lake_root=self.destinations.lake_root,
             postgres_dsn=self.destinations.postgres_uri(),
             log=log,
+            lock_timeout=self.lock_timeout_seconds,
+            checkpoint_seconds=self.checkpoint_seconds,
         )
 
     def sync_connection(

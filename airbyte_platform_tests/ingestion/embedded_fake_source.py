@@ -17,6 +17,8 @@ config = {
   "emit_state": true,      # false: a source that never checkpoints
   "state_type": "STREAM",  # "GLOBAL": one shared log position (a CDC source); see `read_global`
   "statuses": false,       # emit STREAM_STATUS traces (STARTED, RUNNING, COMPLETE)
+  "pid_file": null,        # `read` writes its process id there first
+  "changes": null,         # items as a change log instead: [[id, cursor, name], ...] in cursor order
 }
 "stop_early" exits 0 without finishing the stream (no COMPLETE status, no final STATE); "hang" stops
 writing and ignores SIGTERM, as a connector blocked in a network call would.
@@ -50,6 +52,8 @@ SPEC = {
             "emit_state": {"type": "boolean"},
             "state_type": {"enum": ["STREAM", "GLOBAL"]},
             "statuses": {"type": "boolean"},
+            "pid_file": {"type": "string"},
+            "changes": {"type": "array"},
         },
     }
 }
@@ -118,6 +122,8 @@ def rows(stream: str, config: dict[str, Any]) -> list[tuple[int, dict[str, Any]]
     """(cursor, record) pairs of a stream, in cursor order."""
     if stream == "events":
         return [(seq, {"seq": seq, "kind": "click"}) for seq in range(1, config.get("events", 10) + 1)]
+    if config.get("changes") is not None:
+        return [(cursor, item(i, cursor, config) | {"name": name}) for i, cursor, name in config["changes"]]
     count = config["records"]
     produced = [(i + 1, item(i, i + 1, config)) for i in range(count)]
     for k, item_id in enumerate(config.get("updated_ids", [])):
@@ -191,6 +197,9 @@ def status(stream: str, value: str) -> None:
 
 
 def read(config: dict[str, Any], catalog: dict[str, Any], state: list[dict[str, Any]]) -> None:
+    if config.get("pid_file"):
+        with open(config["pid_file"], "w") as handle:
+            handle.write(str(os.getpid()))
     if config.get("state_type") == "GLOBAL":
         read_global(config, catalog, state)
         return

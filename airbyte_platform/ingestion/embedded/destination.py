@@ -2,8 +2,10 @@
 
 A destination session stages every record batch where readers cannot see it, then `publish`
 makes the staged data and the connector state covering it visible together, atomically per
-stream (the lake) or for all streams at once (PostgreSQL). A session left without publishing (an
-error, or a killed process) changes nothing that readers or the next sync see.
+stream (the lake) or for all streams at once (PostgreSQL). Incremental streams may also commit
+mid-sync at `checkpoint`s (the data up to a STATE, with it), as Airbyte's destinations do. A
+session left without publishing (an error, or a killed process) changes nothing that readers or
+the next sync see beyond its checkpoints.
 """
 
 from __future__ import annotations
@@ -73,8 +75,17 @@ class DestinationSession(Protocol):
         """The state committed by the last published sync of `stream`."""
         ...
 
+    def committed_at(self, stream: str) -> str | None:
+        """When that state was committed (ISO 8601, UTC; sortable): orders GLOBAL states of streams."""
+        ...
+
     def write(self, stream: str, batch: pa.RecordBatch) -> None:
         """Stage a batch; invisible to readers until `publish`."""
+        ...
+
+    def checkpoint(self, states: Mapping[str, StateMessage]) -> None:
+        """Incremental streams mid-sync: make the data staged so far visible with the state covering
+        it, durably; staging goes on after it. A later failure keeps what a checkpoint committed."""
         ...
 
     def publish(self, states: Mapping[str, StateMessage | None]) -> dict[str, PublishedStream]:

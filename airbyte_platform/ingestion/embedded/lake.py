@@ -96,7 +96,9 @@ def read_lake_table(location: str, *, deduplicate: bool = True) -> pa.Table:
     relative = manifest["files"] if manifest is not None else _parquet_files_under(filesystem, path)
     if not relative:
         schema = _manifest_schema(manifest) if manifest is not None else None
-        return schema.empty_table() if schema is not None else pa.table({})
+        if schema is None:
+            raise LakeError(f"{location}: no sync has published this table yet")
+        return schema.empty_table()
     table = _read_in_order(filesystem, [f"{path}/{name}" for name in relative])
     key = manifest.get("primary_key") if manifest is not None else None
     if deduplicate and key:
@@ -206,13 +208,25 @@ def _encode_schema(schema: pa.Schema) -> str:
 
 
 class LakeDestination:
-    def __init__(self, *, log: logging.Logger | None = None, rows_per_file: int = ROWS_PER_FILE):
+    def __init__(
+        self,
+        *,
+        log: logging.Logger | None = None,
+        rows_per_file: int = ROWS_PER_FILE,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    ):
         self.log = log or _log
         self.rows_per_file = rows_per_file
+        self.lock_timeout = lock_timeout
 
     def session(self, connection_name: str, plans: list[StreamPlan], sync_id: str) -> LakeSyncSession:
         return LakeSyncSession(
-            connection_name, plans, sync_id, log=self.log, rows_per_file=self.rows_per_file
+            connection_name,
+            plans,
+            sync_id,
+            log=self.log,
+            rows_per_file=self.rows_per_file,
+            lock_timeout=self.lock_timeout,
         )
 
 
@@ -229,8 +243,12 @@ class _StreamFolder:
     pending: list[pa.RecordBatch] = field(default_factory=list)  # the next row group, not yet written
     pending_rows: int = 0
     rows_in_file: int = 0
-    new_files: list[str] = field(default_factory=list)
+    new_files: list[str] = field(default_factory=list)  # written since the last commit
     new_rows: int = 0
+    files_started: int = 0  # by this sync: numbers its files
+    initial_rows: int = 0  # rows readers saw before this sync
+    claimed: bool = False  # this sync wrote the folder's first manifest (a claim with no data)
+    committed: bool = False  # a checkpoint of this sync committed data
 
     @property
     def is_local(self) -> bool:
@@ -248,7 +266,9 @@ class LakeSyncSession:
         *,
         log: logging.Logger,
         rows_per_file: int,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
     ):
+        self.lock_timeout = lock_timeout
         self.connection_name = connection_name
         self.plans = plans
         self.sync_id = sync_id
@@ -284,11 +304,20 @@ class LakeSyncSession:
             # S3 has no lock: there, the orchestrator's one-run-per-connection rule is what serializes syncs.
             lock = FileLock(f"{path}/{LOCK_FILE}")
             try:
-                lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
-            except Timeout as exc:
-                raise LakeError(
-                    f"{plan.location}: another sync has held {lock.lock_file} for too long"
-                ) from exc
+                lock.acquire(timeout=0)
+            except Timeout:
+                self.log.warning(
+                    f"stream {plan.name}: another sync of it is running (it holds {lock.lock_file}); "
+                    f"waiting up to {self.lock_timeout:g} s for it to finish"
+                )
+                try:
+                    lock.acquire(timeout=self.lock_timeout)
+                except Timeout as exc:
+                    raise LakeError(
+                        f"stream {plan.name}: gave up after {self.lock_timeout:g} s waiting for another sync of "
+                        f"it to finish (it holds {lock.lock_file}); if none is running, its process is stuck: "
+                        "stop it (the embedded resource's lock_timeout_seconds sets the wait)"
+                    ) from exc
         previous = _read_manifest(filesystem, path)
         if previous is None:
             # First sync into this folder: claim it with a manifest listing what is already there (nothing,
@@ -299,10 +328,25 @@ class LakeSyncSession:
             )
             previous = self._manifest(files=existing, rows=rows, state=None, schema=None)
             _write_manifest(filesystem, path, previous)
-        return _StreamFolder(plan=plan, filesystem=filesystem, path=path, previous=previous, lock=lock)
+            claimed = not existing
+        else:
+            claimed = False
+        return _StreamFolder(
+            plan=plan,
+            filesystem=filesystem,
+            path=path,
+            previous=previous,
+            lock=lock,
+            initial_rows=int(previous.get("visible_rows", previous.get("rows", 0))),
+            claimed=claimed,
+        )
 
     def previous_state(self, stream: str) -> StateMessage | None:
         return self.folders[stream].previous.get("state")
+
+    def committed_at(self, stream: str) -> str | None:
+        previous = self.folders[stream].previous
+        return previous.get("published_at") if previous.get("state") is not None else None
 
     def write(self, stream: str, batch: pa.RecordBatch) -> None:
         folder = self.folders[stream]
@@ -325,7 +369,8 @@ class LakeSyncSession:
 
     def _start_file(self, folder: _StreamFolder, schema: pa.Schema) -> None:
         self._close_file(folder)
-        name = f"part-{self.sync_id}-{len(folder.new_files):05d}.parquet"
+        name = f"part-{self.sync_id}-{folder.files_started:05d}.parquet"
+        folder.files_started += 1
         folder.new_files.append(name)
         folder.writer = pq.ParquetWriter(f"{folder.path}/{name}", schema, filesystem=folder.filesystem)
         folder.rows_in_file = 0
@@ -336,6 +381,15 @@ class LakeSyncSession:
             folder.writer = None
             if folder.is_local:
                 _fsync(f"{folder.path}/{folder.new_files[-1]}")
+
+    def checkpoint(self, states: Mapping[str, StateMessage]) -> None:
+        """Publish the files of incremental streams written so far with their states (see destination.py)."""
+        for name, state in states.items():
+            folder = self.folders[name]
+            self._write_row_group(folder)
+            self._close_file(folder)  # durable before the manifest names it
+            self._publish_stream(folder, state)
+            folder.committed = True
 
     def publish(self, states: Mapping[str, StateMessage | None]) -> dict[str, PublishedStream]:
         # Every data file is complete and durable before the first manifest names any of them.
@@ -382,11 +436,13 @@ class LakeSyncSession:
         )
         _write_manifest(folder.filesystem, folder.path, manifest)  # the commit point of this stream
         self._collect_garbage(folder, manifest)
+        # What follows (a checkpoint's next files) builds on what this commit published.
+        folder.previous, folder.new_files, folder.new_rows = manifest, [], 0
         return PublishedStream(
             total_rows=visible,
             columns=tuple((f.name, str(f.type)) for f in schema),
             location=folder.plan.location,
-            previous_rows=int(folder.previous.get("visible_rows", folder.previous.get("rows", 0))),
+            previous_rows=folder.initial_rows,
             stored_rows=rows if folder.plan.deduplicates else None,
         )
 
@@ -464,6 +520,9 @@ class LakeSyncSession:
                     folder.writer = None
                 for name in folder.new_files:
                     folder.filesystem.delete_file(f"{folder.path}/{name}")
+                if folder.claimed and not folder.committed:
+                    # A failed first sync leaves no table behind (not an empty one without columns).
+                    folder.filesystem.delete_file(f"{folder.path}/{MANIFEST}")
             except OSError as exc:
                 self.log.warning(f"{folder.plan.location}: could not remove files of the failed sync: {exc}")
 

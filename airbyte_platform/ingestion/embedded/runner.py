@@ -3,9 +3,11 @@
 One sync = resolve the connector (installing a PyPI connector on first use), `spec` (validate the
 config), `check`, `discover`, then `read` with a configured catalog of the selected streams and the
 state committed by the previous sync, into the lake or PostgreSQL. The destination publishes the
-data and the new state together only after the connector finished cleanly; any failure raises
+data and the new state together after the connector finished cleanly (every stream COMPLETE);
+incremental streams also commit at checkpoints (data up to a STATE, with it). Any failure raises
 `EmbeddedSyncError` naming the connection, the connector and the stream, with the connector's last
-stderr lines, and leaves the previous data and state as they were.
+stderr lines, and leaves the previous data and state as they were, plus what checkpoints committed.
+docs/sync-semantics.md states what each destination and mode stores.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,11 +31,25 @@ import pyarrow as pa
 from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
 from airbyte_platform.ingestion.embedded import protocol
 from airbyte_platform.ingestion.embedded.connectors import ConnectorCommand, ConnectorError, resolve_connector
-from airbyte_platform.ingestion.embedded.destination import DestinationSession, StateMessage, StreamPlan
+from airbyte_platform.ingestion.embedded.destination import (
+    LOCK_TIMEOUT_SECONDS,
+    DestinationSession,
+    StateMessage,
+    StreamPlan,
+)
 from airbyte_platform.ingestion.embedded.lake import LakeDestination, LakeError
 from airbyte_platform.ingestion.embedded.postgres import PostgresDestination, PostgresDestinationError
-from airbyte_platform.ingestion.embedded.process import AirbyteConnector, ConnectorFailure
-from airbyte_platform.ingestion.embedded.read_loop import ReadFailure, ReadLoop, ReadOutcome
+from airbyte_platform.ingestion.embedded.process import (
+    INACTIVITY_TIMEOUT_SECONDS,
+    AirbyteConnector,
+    ConnectorFailure,
+)
+from airbyte_platform.ingestion.embedded.read_loop import (
+    CHECKPOINT_SECONDS,
+    ReadFailure,
+    ReadLoop,
+    ReadOutcome,
+)
 from airbyte_platform.ingestion.embedded.schema import SchemaError, columns_from_json_schema
 from airbyte_platform.ingestion.specs import destination_location, postgres_schema
 
@@ -101,12 +117,25 @@ class EmbeddedAirbyteRunner:
         postgres_dsn: str | None,
         log: logging.Logger | None = None,
         progress_every: int = 100_000,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        inactivity_timeout: float = INACTIVITY_TIMEOUT_SECONDS,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
     ):
+        """`checkpoint_seconds`: how often at most an incremental sync commits its data up to a STATE
+        (0: at every STATE); `clock` measures it (injected by tests). `inactivity_timeout`: seconds
+        without connector output before a read is stopped, unless the connection sets its own
+        (local.inactivity_timeout_seconds). `lock_timeout`: how long a sync waits for another sync
+        of the same stream to finish."""
+        self.inactivity_timeout = inactivity_timeout
+        self.lock_timeout = lock_timeout
         self.connectors_dir = connectors_dir
         self.lake_root = lake_root.rstrip("/")
         self.postgres_dsn = postgres_dsn
         self.log = log or _log
         self.progress_every = progress_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self.clock = clock
 
     def sync(
         self,
@@ -138,16 +167,27 @@ class EmbeddedAirbyteRunner:
                 self._destination(connection, plans, sync_id) as session,
             ):
                 previous = {plan.name: session.previous_state(plan.name) for plan in plans}
+                # Full refresh streams start from scratch; GLOBAL state (CDC) is sent once.
+                state, merged = protocol.input_state(
+                    {p.name: previous[p.name] for p in plans if previous[p.name] and not p.replaces},
+                    {p.name: session.committed_at(p.name) for p in plans},
+                )
+                if merged:
+                    self.log.warning(f"{label}: {merged}")
                 reading = time.monotonic()
                 outcome = ReadLoop(
-                    connector, plans, session, log=self.log, progress_every=self.progress_every
+                    connector,
+                    plans,
+                    session,
+                    log=self.log,
+                    progress_every=self.progress_every,
+                    checkpoint_seconds=self.checkpoint_seconds,
+                    clock=self.clock,
+                    inactivity_timeout=connection.local.inactivity_timeout_seconds or self.inactivity_timeout,
                 ).run(
                     config_path,
                     protocol.configured_catalog([plan.configured for plan in plans]),
-                    # Full refresh streams start from scratch; GLOBAL state (CDC) is sent once.
-                    protocol.input_state(
-                        {p.name: previous[p.name] for p in plans if previous[p.name] and not p.replaces}
-                    ),
+                    state,
                 )
                 committed = {plan.name: _state_to_commit(plan, outcome.states, previous) for plan in plans}
                 publishing = time.monotonic()
@@ -292,14 +332,16 @@ class EmbeddedAirbyteRunner:
         self, connection: ConnectionSpec, plans: list[StreamPlan], sync_id: str
     ) -> DestinationSession:
         if connection.destination == "lake":
-            return LakeDestination(log=self.log).session(connection.name, plans, sync_id)
+            return LakeDestination(log=self.log, lock_timeout=self.lock_timeout).session(
+                connection.name, plans, sync_id
+            )
         if not self.postgres_dsn:
             raise EmbeddedSyncError(
                 connection, None, "it writes to PostgreSQL but the runner has no postgres_dsn"
             )
-        return PostgresDestination(self.postgres_dsn, postgres_schema(connection), log=self.log).session(
-            connection.name, plans, sync_id
-        )
+        return PostgresDestination(
+            self.postgres_dsn, postgres_schema(connection), log=self.log, lock_timeout=self.lock_timeout
+        ).session(connection.name, plans, sync_id)
 
     @staticmethod
     @contextmanager
