@@ -19,6 +19,7 @@ config = {
   "statuses": false,       # emit STREAM_STATUS traces (STARTED, RUNNING, COMPLETE)
   "pid_file": null,        # `read` writes its process id there first
   "changes": null,         # items as a change log instead: [[id, cursor, name], ...] in cursor order
+  "calls_file": null,      # each command (spec, check, discover, read) appends its name there
 }
 "stop_early" exits 0 without finishing the stream (no COMPLETE status, no final STATE); "hang" stops
 writing and ignores SIGTERM, as a connector blocked in a network call would.
@@ -54,6 +55,7 @@ SPEC = {
             "statuses": {"type": "boolean"},
             "pid_file": {"type": "string"},
             "changes": {"type": "array"},
+            "calls_file": {"type": "string"},
         },
     }
 }
@@ -313,6 +315,9 @@ def main() -> None:
         return
     with open(args.config) as handle:
         config = json.load(handle)
+    if config.get("calls_file"):
+        with open(config["calls_file"], "a") as handle:
+            handle.write(args.command + "\n")
     if args.command == "check":
         status = "FAILED" if config.get("check_fails") else "SUCCEEDED"
         emit({"type": "CONNECTION_STATUS", "connectionStatus": {"status": status, "message": "bad api key"}})

@@ -39,6 +39,7 @@ from airbyte_platform.ingestion.embedded.destination import (
 )
 from airbyte_platform.ingestion.embedded.lake import LakeDestination, LakeError
 from airbyte_platform.ingestion.embedded.postgres import PostgresDestination, PostgresDestinationError
+from airbyte_platform.ingestion.embedded.prepared import PreparedCache
 from airbyte_platform.ingestion.embedded.process import (
     INACTIVITY_TIMEOUT_SECONDS,
     AirbyteConnector,
@@ -121,6 +122,7 @@ class EmbeddedAirbyteRunner:
         clock: Callable[[], float] = time.monotonic,
         inactivity_timeout: float = INACTIVITY_TIMEOUT_SECONDS,
         lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+        prepared: PreparedCache | bool = True,
     ):
         """`checkpoint_seconds`: how often at most an incremental sync commits its data up to a STATE
         (0: at every STATE); `clock` measures it (injected by tests). `inactivity_timeout`: seconds
@@ -129,6 +131,14 @@ class EmbeddedAirbyteRunner:
         of the same stream to finish."""
         self.inactivity_timeout = inactivity_timeout
         self.lock_timeout = lock_timeout
+        # spec/check/discover answers kept per connector version and config (False: ask every sync).
+        self.prepared: PreparedCache | None = (
+            prepared
+            if isinstance(prepared, PreparedCache)
+            else PreparedCache(connectors_dir / "_prepared")
+            if prepared
+            else None
+        )
         self.connectors_dir = connectors_dir
         self.lake_root = lake_root.rstrip("/")
         self.postgres_dsn = postgres_dsn
@@ -158,11 +168,12 @@ class EmbeddedAirbyteRunner:
         phases: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix=f"airbyte-{connection.name}-") as workdir:
             with self._failures(connection, selected):
-                connector, config_path, plans = self._prepare(
+                connector, config_path, plans, prepared_key = self._prepare(
                     connection, selected, merged_config, Path(workdir), label
                 )
             phases["prepare"] = time.monotonic() - started
             with (
+                self._forgetting(prepared_key),
                 self._failures(connection, selected),
                 self._destination(connection, plans, sync_id) as session,
             ):
@@ -234,6 +245,24 @@ class EmbeddedAirbyteRunner:
         )
         return results
 
+    def prepare(
+        self,
+        connection: ConnectionSpec,
+        streams: Sequence[str] | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Ask the connector for spec, check and discover now and keep the answers for the next syncs
+        (what setting up a connection or refreshing its schema does on the Airbyte platform)."""
+        selected = self._selected(connection, streams)
+        merged_config = {**connection.local.config, **(config or {})}
+        label = f"{connection.name} ({connection.local.connector})"
+        with (
+            tempfile.TemporaryDirectory(prefix=f"airbyte-{connection.name}-") as workdir,
+            self._failures(connection, selected),
+        ):
+            self._prepare(connection, selected, merged_config, Path(workdir), label)
+
     def _prepare(
         self,
         connection: ConnectionSpec,
@@ -241,8 +270,10 @@ class EmbeddedAirbyteRunner:
         config: dict[str, Any],
         workdir: Path,
         label: str,
-    ) -> tuple[AirbyteConnector, Path, list[StreamPlan]]:
-        """Resolve (maybe install) the connector, validate the config, `check`, `discover` and plan each stream.
+    ) -> tuple[AirbyteConnector, Path, list[StreamPlan], str | None]:
+        """Resolve (maybe install) the connector, validate the config, `check`, `discover` and plan each
+        stream; the answers of an earlier sync of this connector version and config are reused (see
+        prepared.py). Returns the key of those answers, to forget them if the sync fails.
 
         `spec`, `check` and `discover` run at the same time: each is a separate connector process that
         only reads the config, and each pays the connector's start-up (a Python CDK connector takes
@@ -253,6 +284,20 @@ class EmbeddedAirbyteRunner:
         command = resolve_connector(connection.local.connector, self.connectors_dir, self.log)
         connector = AirbyteConnector(command.argv, workdir=workdir, log=self.log, label=label)
         config_path = connector.write_json("config.json", config)
+        key = self.prepared.key(command, config) if self.prepared is not None else None
+        kept = self.prepared.get(key) if self.prepared is not None and key is not None else None
+        if kept is not None:
+            _validate_config(kept.spec, config)
+            try:
+                plans = self._plans(connection, selected, kept.discovered)
+            except EmbeddedSyncError:  # a stream the kept catalog lacks: ask the connector again
+                pass
+            else:
+                self.log.info(
+                    f"{label}: spec, check and discover answered by the connector at "
+                    f"{datetime.fromtimestamp(kept.prepared_at, UTC):%Y-%m-%d %H:%M:%S} UTC, reused"
+                )
+                return connector, config_path, plans, key
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix=f"setup {label}") as pool:
             known_spec = _known_spec(command)
             spec = pool.submit(connector.spec) if known_spec is None else None
@@ -267,7 +312,10 @@ class EmbeddedAirbyteRunner:
             except BaseException:
                 connector.cancel()  # the answers still running cannot change the outcome any more
                 raise
-        return connector, config_path, self._plans(connection, selected, discovered)
+        plans = self._plans(connection, selected, discovered)
+        if self.prepared is not None and key is not None:
+            self.prepared.put(key, known_spec or {}, discovered)
+        return connector, config_path, plans, key
 
     # ---------------------------------------------------------------------------------------- steps
 
@@ -342,6 +390,16 @@ class EmbeddedAirbyteRunner:
         return PostgresDestination(
             self.postgres_dsn, postgres_schema(connection), log=self.log, lock_timeout=self.lock_timeout
         ).session(connection.name, plans, sync_id)
+
+    @contextmanager
+    def _forgetting(self, prepared_key: str | None) -> Iterator[None]:
+        """A failed sync forgets the kept spec/check/discover answers: the next one asks again."""
+        try:
+            yield
+        except BaseException:
+            if self.prepared is not None and prepared_key is not None:
+                self.prepared.forget(prepared_key)
+            raise
 
     @staticmethod
     @contextmanager
