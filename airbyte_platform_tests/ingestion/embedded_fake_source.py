@@ -19,7 +19,9 @@ config = {
   "statuses": false,       # emit STREAM_STATUS traces (STARTED, RUNNING, COMPLETE)
   "pid_file": null,        # `read` writes its process id there first
   "changes": null,         # items as a change log instead: [[id, cursor, name], ...] in cursor order
-  "calls_file": null,      # each command (spec, check, discover, read) appends its name there
+  "calls_file": null,      # each command (check, discover, read) appends its name there
+  "overrides_file": null,  # JSON merged over this config when a command runs: the source changes
+                           # between syncs while the connection's config stays the same
 }
 "stop_early" exits 0 without finishing the stream (no COMPLETE status, no final STATE); "hang" stops
 writing and ignores SIGTERM, as a connector blocked in a network call would.
@@ -56,6 +58,7 @@ SPEC = {
             "pid_file": {"type": "string"},
             "changes": {"type": "array"},
             "calls_file": {"type": "string"},
+            "overrides_file": {"type": "string"},
         },
     }
 }
@@ -315,6 +318,9 @@ def main() -> None:
         return
     with open(args.config) as handle:
         config = json.load(handle)
+    if config.get("overrides_file"):
+        with open(config["overrides_file"]) as handle:
+            config |= json.load(handle)
     if config.get("calls_file"):
         with open(config["calls_file"], "a") as handle:
             handle.write(args.command + "\n")

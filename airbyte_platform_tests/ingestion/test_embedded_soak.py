@@ -5,6 +5,7 @@ the state is the source's last checkpoint and every key has one row, its latest 
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -44,7 +45,12 @@ def test_twenty_incremental_syncs_with_crashes_and_updates_end_exact(
 ):
     rng = random.Random(20261204)
     runner = make_runner(tmp_path, lake_root, postgres_dsn, checkpoint_seconds=0)
-    connection = fake_connection(destination, streams=(ITEMS,))
+    # The connection's config stays the same (spec/check/discover are reused, as in production);
+    # the source's data and its misbehaviour of each sync come from a file.
+    overrides = tmp_path / "source.json"
+    connection = fake_connection(
+        destination, streams=(ITEMS,), config={"records": 0, "overrides_file": str(overrides)}
+    )
     changes: list[list[Any]] = []  # the source's change log: [id, cursor, name]
     next_id, cursor, failures = 0, 0, 0
     for sync in range(SYNCS):
@@ -55,15 +61,15 @@ def test_twenty_incremental_syncs_with_crashes_and_updates_end_exact(
             else:
                 item_id, next_id = next_id, next_id + 1
             changes.append([item_id, cursor, f"item {item_id} at {cursor}"])
-        config: dict[str, Any] = {"records": 0, "changes": list(changes), "state_every": rng.randint(2, 7)}
-        last = sync == SYNCS - 1
-        if not last and rng.random() < 0.5:
-            config["fail"] = {"mode": rng.choice(["crash", "stop_early"]), "after": rng.randint(0, 20)}
+        source: dict[str, Any] = {"changes": changes, "state_every": rng.randint(2, 7)}
+        if sync < SYNCS - 1 and rng.random() < 0.5:
+            source["fail"] = {"mode": rng.choice(["crash", "stop_early"]), "after": rng.randint(0, 20)}
+        overrides.write_text(json.dumps(source))
         try:
-            runner.sync(connection, config=config)
+            runner.sync(connection)
         except EmbeddedSyncError:
             failures += 1
-            assert "fail" in config, "a sync without an injected failure failed"
+            assert "fail" in source, "a sync without an injected failure failed"
         rows, state = _rows(runner, connection, pg)
         # Exactly what was committed: the latest version of each key up to the committed state.
         assert rows == _latest(changes, state), f"sync {sync}"
