@@ -40,6 +40,7 @@ PIPE_BYTES = 1 << 20  # Linux default is 64 KiB: a fast connector would block on
 BLOCK_BYTES = 8 << 20  # stdout is read into buffers of this size, reused: no allocation per block
 BLOCK_BUFFERS = 6  # at most this many blocks (48 MiB) are read ahead or being handled
 BLOCK_WAIT_SECONDS = 0.1  # how long a block that is not full waits for more output
+PAUSE_SECONDS = 0.2  # no block for this long: the connector paused (see `blocks(pauses=True)`)
 SMALL_READ_BYTES = 256 << 10
 SMALL_READ_PAUSE_SECONDS = 0.002
 TERMINATE_GRACE_SECONDS = 5.0
@@ -163,8 +164,10 @@ class ConnectorProcess:
         assert self._process is not None and self._process.stdout is not None
         return self._process.stdout
 
-    def blocks(self) -> Iterator[Block]:
+    def blocks(self, *, pauses: bool = False) -> Iterator[Block | None]:
         """stdout in blocks of whole lines, read ahead by a thread; call `release()` on each when done.
+        `pauses`: also yield None when no block came for PAUSE_SECONDS (the connector paused), so the
+        caller can finish what it holds instead of waiting for the connector's next output.
 
         Connectors write in bursts (a page of an API, a vectorized batch): with only the pipe between
         us, the connector blocks on the full pipe while we process, and we idle while it computes the
@@ -181,16 +184,24 @@ class ConnectorProcess:
         self._reader_thread = threading.Thread(target=reader.run, name=f"stdout {self.label}", daemon=True)
         self._reader_thread.start()
         try:
+            silent_since = time.monotonic()
             while True:
+                silent = time.monotonic() - silent_since
+                if silent >= self.inactivity_timeout:
+                    raise InactivityTimeout(self.inactivity_timeout)
+                wait = self.inactivity_timeout - silent
                 try:
-                    block = reader.ready.get(timeout=self.inactivity_timeout)
+                    block = reader.ready.get(timeout=min(wait, PAUSE_SECONDS) if pauses else wait)
                 except queue.Empty:
-                    raise InactivityTimeout(self.inactivity_timeout) from None
+                    if pauses:
+                        yield None
+                    continue
                 if isinstance(block, OSError):
                     raise block
                 if block is None:
                     return
                 yield block
+                silent_since = time.monotonic()  # the time the caller spent on it is not silence
         finally:
             reader.stop.set()  # the reader must not wait for a buffer nobody releases any more
 

@@ -144,7 +144,7 @@ class ReadLoop:
             with self.connector.process(*args, inactivity_timeout=self.inactivity_timeout) as process:
                 try:
                     with paused_cyclic_gc():
-                        self._consume(process.blocks())
+                        self._consume(process.blocks(pauses=True))
                 except (MalformedLine, _StopRead, InactivityTimeout) as exc:
                     process.kill()
                     raise ReadFailure(str(exc), process.stderr_tail(), self.last_stream) from exc
@@ -190,7 +190,7 @@ class ReadLoop:
             f"{count:,} records of stream {name}" for name, count in done.items()
         )
 
-    def _consume(self, blocks: Iterable[Block]) -> None:
+    def _consume(self, blocks: Iterable[Block | None]) -> None:
         """Blocks in order; big ones are typed by the workers while earlier ones are applied here."""
         bulk = self._bulk if self._bulk is not None and self._bulk.available else None
         in_flight: deque[tuple[Block, Future[BulkBlock | None] | None]] = deque()
@@ -205,6 +205,10 @@ class ReadLoop:
                     worker.submit(_warm_up, bulk, ready)
             try:
                 for block in blocks:
+                    if block is None:  # the connector paused: apply what was typed meanwhile, so its
+                        while in_flight:  # records and errors are not held until it writes again
+                            number = self._finish(*in_flight.popleft(), number)
+                        continue
                     typed = None
                     if bulk is not None and block.nbytes >= MIN_BULK_BYTES:
                         typed = worker.submit(self._parse_in_bulk, bulk, block.lines)
