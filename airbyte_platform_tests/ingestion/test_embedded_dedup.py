@@ -58,3 +58,21 @@ def test_a_source_that_never_emits_state_is_warned_about_and_not_duplicated(
     assert warning in caplog.text
     assert any(warning in w for w in second.warnings)
     assert warning in materialization_metadata(connection, second)["warnings"].value
+
+
+@pytest.mark.parametrize("destination", ["postgres", "lake"])
+def test_the_latest_version_is_the_one_with_the_greatest_cursor_not_the_last_to_arrive(
+    destination, fake_connection, pg_runner, pg
+):
+    # A source that never checkpoints re-emits what it has; here item 1 arrives newest-first.
+    connection = fake_connection(destination, streams=(ITEMS,), config={"records": 0, "emit_state": False})
+    pg_runner.sync(connection, config={"changes": [[1, 12, "v12"], [1, 11, "v11"], [2, 5, "v5"]]})
+    # A later sync brings an older version of item 1 again, and a newer one of item 2.
+    [result] = pg_runner.sync(connection, config={"changes": [[1, 10, "v10"], [2, 6, "v6"]]})
+
+    if destination == "lake":
+        table = read_lake_table(result.location)
+        rows = sorted(zip(table.column("id").to_pylist(), table.column("name").to_pylist(), strict=True))
+    else:
+        rows = pg.execute(f"SELECT id, name FROM {connection.source}_raw.items ORDER BY id").fetchall()
+    assert rows == [(1, "v12"), (2, "v6")] and result.total_rows == 2

@@ -158,9 +158,7 @@ def latest_row_indices(table: pa.Table, primary_key: tuple[str, ...], cursor_fie
             same &= equal.to_numpy()
         first[1:] = ~same
     kept = ranked.column("position").to_numpy()[first]
-    unmatched = np.flatnonzero(
-        pa.chunked_array([no_key]).to_numpy() if isinstance(no_key, pa.Array) else no_key.to_numpy()
-    )
+    unmatched = np.flatnonzero(np.asarray(no_key))
     return pa.array(np.sort(np.concatenate([kept, unmatched])))
 
 

@@ -257,9 +257,10 @@ class ReadLoop:
             if name in parsed.batches
         }
         handed = dict.fromkeys(positions, 0)
+        previous = [-1]  # the line of the previous other message: only records after it name a stream
 
         def hand_over(before: int) -> None:
-            last, last_at = None, -1
+            last, last_at = None, previous[0]
             for stream, at in positions.items():
                 count = int(np.searchsorted(at, before))
                 if count > handed[stream]:
@@ -278,6 +279,7 @@ class ReadLoop:
 
         for line, position in zip(parsed.others, parsed.other_positions.tolist(), strict=True):
             hand_over(position)
+            previous[0] = position
             self._consume_lines([line], number + position)
         hand_over(parsed.line_count)
         for stream, size in parsed.record_bytes.items():
