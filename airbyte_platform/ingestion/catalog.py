@@ -47,6 +47,8 @@ class StreamSpec:
 class LocalStandIn:
     connector: str  # "sample:<shape>" or "pypi:<requirement>"
     config: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # Seconds without connector output before a read is stopped (None: the runner's default, 3 h).
+    inactivity_timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,14 @@ def _job_limits(raw: Any, where: str) -> JobLimits:
         raise CatalogError(str(error)) from None
 
 
+def _positive_seconds(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise CatalogError(f"{where} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
 def parse_catalog(document: dict[str, Any]) -> tuple[ConnectionSpec, ...]:
     defaults = document.get("defaults") or {}
     default_min = int(defaults.get("min_records", 100))
@@ -149,7 +159,12 @@ def parse_catalog(document: dict[str, Any]) -> tuple[ConnectionSpec, ...]:
                 description=raw.get("description", ""),
                 owners=tuple(raw.get("owners") or default_owners),
                 local=LocalStandIn(
-                    connector=raw["local"]["connector"], config=dict(raw["local"].get("config") or {})
+                    connector=raw["local"]["connector"],
+                    config=dict(raw["local"].get("config") or {}),
+                    inactivity_timeout_seconds=_positive_seconds(
+                        raw["local"].get("inactivity_timeout_seconds"),
+                        f"{where}: local.inactivity_timeout_seconds",
+                    ),
                 ),
                 streams=tuple(_parse_stream(s, default_min, where) for s in raw["streams"]),
                 freshness_hours=float(raw.get("freshness_hours", default_freshness)),

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
 from airbyte_platform.ingestion.destinations import DestinationsResource
+from airbyte_platform.ingestion.embedded.defaults import CHECKPOINT_SECONDS, LOCK_TIMEOUT_SECONDS
 from airbyte_platform.quality.min_records import min_records_result
 
 if TYPE_CHECKING:
@@ -35,6 +36,15 @@ class EmbeddedAirbyteResource(dg.ConfigurableResource):
         description="Per connection name, keys merged over its local source config (e.g. {'records': 1000000}).",
     )
 
+    lock_timeout_seconds: float = Field(
+        default=LOCK_TIMEOUT_SECONDS,
+        description="How long a sync waits for another sync of the same stream before it fails.",
+    )
+    checkpoint_seconds: float = Field(
+        default=CHECKPOINT_SECONDS,
+        description="How often at most an incremental sync commits the data up to a connector STATE.",
+    )
+
     def runner(self, log: logging.Logger | None = None) -> EmbeddedAirbyteRunner:
         from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner
 
@@ -43,6 +53,8 @@ class EmbeddedAirbyteResource(dg.ConfigurableResource):
             lake_root=self.destinations.lake_root,
             postgres_dsn=self.destinations.postgres_uri(),
             log=log,
+            lock_timeout=self.lock_timeout_seconds,
+            checkpoint_seconds=self.checkpoint_seconds,
         )
 
     def sync_connection(
@@ -91,7 +103,24 @@ def materialization_metadata(
         **{f"{phase}_seconds": round(seconds, 3) for phase, seconds in result.phase_seconds.items()},
         "sync_id": result.sync_id,
         "airbyte/connector": connection.local.connector,
+        # records_synced and dagster/row_count differ for a reason, stated here (see docs/sync-semantics.md).
+        "rows_added": result.rows_added,
+        **_reconciliation(connection, result),
     }
+
+
+def _reconciliation(connection: ConnectionSpec, result: StreamSyncResult) -> dict[str, dg.RawMetadataValue]:
+    stream = connection.stream(result.stream)
+    metadata: dict[str, dg.RawMetadataValue] = {}
+    if stream.sync_mode == "incremental" and stream.primary_key:
+        # New versions of rows already there (or several versions of one key within the sync).
+        metadata["records_replacing_a_row"] = max(0, result.records_synced - result.rows_added)
+        metadata["records_without_primary_key"] = result.records_without_primary_key
+    if result.stored_rows is not None:
+        metadata["lake/stored_rows"] = result.stored_rows  # every version; readers see one per key
+    if result.warnings:
+        metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in result.warnings))
+    return metadata
 
 
 def stream_names(streams: Sequence[StreamSpec]) -> list[str]:

@@ -74,13 +74,16 @@ def lake_root(tmp_path: Path) -> str:
     return str(tmp_path / "lake")
 
 
-def make_runner(tmp_path: Path, lake_root: str, postgres_dsn: str | None) -> EmbeddedAirbyteRunner:
+def make_runner(
+    tmp_path: Path, lake_root: str, postgres_dsn: str | None, **options: Any
+) -> EmbeddedAirbyteRunner:
     return EmbeddedAirbyteRunner(
         connectors_dir=tmp_path / "connectors",
         lake_root=lake_root,
         postgres_dsn=postgres_dsn,
         log=logging.getLogger("embedded-test"),
         progress_every=40,
+        **options,
     )
 
 

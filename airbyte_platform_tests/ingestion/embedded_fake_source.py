@@ -6,13 +6,25 @@ and misbehaves on request, so each failure mode is exercised through a real subp
 config = {
   "records": 100,          # stream `items`: ids 0..records-1, cursor `updated_at` = id + 1
   "events": 10,            # stream `events` (no primary key): seq 1..events
-  "updated_ids": [3, 4],   # re-emitted after the others with a newer cursor (an upsert)
+  "updated_ids": [3, 4],   # re-emitted after the others with newer cursors, named "item <id> v<k+2>"
   "state_every": 25,       # a STATE message every N records (and one at the end)
   "delay": 0.0,            # seconds to sleep per record: a slow source
-  "fail": {"mode": "malformed" | "crash" | "trace" | "stderr_death" | "unselected_stream", "after": 50},
+  "fail": {"mode": "malformed" | "crash" | "trace" | "stderr_death" | "unselected_stream" | "hang"
+           | "stop_early", "after": 50},
   "check_fails": false,
   "undeclared_field": false, "bad_amount_every": 0,
+  "keyless_records": 0,    # items: extra records whose `id` is missing, null or not an integer (in turn)
+  "emit_state": true,      # false: a source that never checkpoints
+  "state_type": "STREAM",  # "GLOBAL": one shared log position (a CDC source); see `read_global`
+  "statuses": false,       # emit STREAM_STATUS traces (STARTED, RUNNING, COMPLETE)
+  "pid_file": null,        # `read` writes its process id there first
+  "changes": null,         # items as a change log instead: [[id, cursor, name], ...] in cursor order
+  "calls_file": null,      # each command (check, discover, read) appends its name there
+  "overrides_file": null,  # JSON merged over this config when a command runs: the source changes
+                           # between syncs while the connection's config stays the same
 }
+"stop_early" exits 0 without finishing the stream (no COMPLETE status, no final STATE); "hang" stops
+writing and ignores SIGTERM, as a connector blocked in a network call would.
 """
 
 from __future__ import annotations
@@ -39,6 +51,14 @@ SPEC = {
             "check_fails": {"type": "boolean"},
             "undeclared_field": {"type": "boolean"},
             "bad_amount_every": {"type": "integer"},
+            "keyless_records": {"type": "integer"},
+            "emit_state": {"type": "boolean"},
+            "state_type": {"enum": ["STREAM", "GLOBAL"]},
+            "statuses": {"type": "boolean"},
+            "pid_file": {"type": "string"},
+            "changes": {"type": "array"},
+            "calls_file": {"type": "string"},
+            "overrides_file": {"type": "string"},
         },
     }
 }
@@ -107,12 +127,22 @@ def rows(stream: str, config: dict[str, Any]) -> list[tuple[int, dict[str, Any]]
     """(cursor, record) pairs of a stream, in cursor order."""
     if stream == "events":
         return [(seq, {"seq": seq, "kind": "click"}) for seq in range(1, config.get("events", 10) + 1)]
+    if config.get("changes") is not None:
+        return [(cursor, item(i, cursor, config) | {"name": name}) for i, cursor, name in config["changes"]]
     count = config["records"]
     produced = [(i + 1, item(i, i + 1, config)) for i in range(count)]
     for k, item_id in enumerate(config.get("updated_ids", [])):
         produced.append(
-            (count + 1 + k, item(item_id, count + 1 + k, config) | {"name": f"item {item_id} v2"})
+            (count + 1 + k, item(item_id, count + 1 + k, config) | {"name": f"item {item_id} v{k + 2}"})
         )
+    base = len(produced)
+    for k in range(config.get("keyless_records", 0)):
+        record = item(10_000 + k, base + 1 + k, config) | {"name": f"keyless {k}"}
+        if k % 3 == 0:
+            del record["id"]
+        else:
+            record["id"] = None if k % 3 == 1 else f"not-an-id-{k}"
+        produced.append((base + 1 + k, record))
     return produced
 
 
@@ -149,9 +179,35 @@ def fail(mode: str, stream: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     elif mode == "unselected_stream":
         emit({"type": "RECORD", "record": {"stream": "ghosts", "data": {"id": 1}, "emitted_at": EMITTED_AT}})
+    elif mode == "stop_early":
+        sys.stdout.flush()
+        sys.exit(0)
+    elif mode == "hang":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.stdout.flush()
+        time.sleep(3600)
+
+
+def status(stream: str, value: str) -> None:
+    emit(
+        {
+            "type": "TRACE",
+            "trace": {
+                "type": "STREAM_STATUS",
+                "emitted_at": EMITTED_AT,
+                "stream_status": {"stream_descriptor": {"name": stream}, "status": value},
+            },
+        }
+    )
 
 
 def read(config: dict[str, Any], catalog: dict[str, Any], state: list[dict[str, Any]]) -> None:
+    if config.get("pid_file"):
+        with open(config["pid_file"], "w") as handle:
+            handle.write(str(os.getpid()))
+    if config.get("state_type") == "GLOBAL":
+        read_global(config, catalog, state)
+        return
     cursors = {
         s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"]["cursor"]
         for s in state
@@ -168,11 +224,18 @@ def read(config: dict[str, Any], catalog: dict[str, Any], state: list[dict[str, 
             "log": {"level": "INFO", "message": f"reading streams {selected} with state {cursors}"},
         }
     )
+    modes = {c["stream"]["name"]: c["destination_sync_mode"] for c in catalog["streams"]}
+    emit({"type": "LOG", "log": {"level": "INFO", "message": f"destination sync modes {modes}"}})
+    statuses = config.get("statuses", False)
+    if config.get("emit_state", True) is False:
+        every = 1 << 62
     for configured in catalog["streams"]:
         name = configured["stream"]["name"]
-        incremental = configured["sync_mode"] == "incremental"
-        after = cursors.get(name) if incremental else None
+        incremental = configured["sync_mode"] == "incremental" and config.get("emit_state", True)
+        after = cursors.get(name) if configured["sync_mode"] == "incremental" else None
         cursor = after
+        if statuses:
+            status(name, "STARTED")
         for position, (value, record) in enumerate(rows(name, config), start=1):
             if after is not None and value <= after:
                 continue
@@ -188,6 +251,47 @@ def read(config: dict[str, Any], catalog: dict[str, Any], state: list[dict[str, 
                 emit_state(name, cursor)
         if incremental and cursor is not None:
             emit_state(name, cursor)
+        if statuses:
+            status(name, "COMPLETE")
+
+
+def position_of(stream: str, value: int) -> int:
+    """GLOBAL mode: the change's position in the source's one log (items' cursor; events 10 apart)."""
+    return value * 10 if stream == "events" else value
+
+
+def read_global(config: dict[str, Any], catalog: dict[str, Any], state: list[dict[str, Any]]) -> None:
+    """A CDC-like source: one log position shared by all streams (`shared_state`), per-stream
+    `stream_states` echoed back. It refuses a state file holding more than one GLOBAL state, since
+    it could not know which log position to resume from."""
+    globals_ = [s for s in state if s.get("type") == "GLOBAL"]
+    if len(globals_) > 1:
+        sys.stderr.write(f"refusing {len(globals_)} GLOBAL states: {json.dumps(globals_)}\n")
+        sys.exit(4)
+    after = globals_[0]["global"]["shared_state"]["position"] if globals_ else 0
+    emit({"type": "LOG", "log": {"level": "INFO", "message": f"resuming from log position {after}"}})
+    position = after
+    names = [configured["stream"]["name"] for configured in catalog["streams"]]
+    for name in names:
+        for value, record in rows(name, config):
+            if position_of(name, value) > after:
+                emit({"type": "RECORD", "record": {"stream": name, "data": record, "emitted_at": EMITTED_AT}})
+                position = max(position, position_of(name, value))
+    emit(
+        {
+            "type": "STATE",
+            "state": {
+                "type": "GLOBAL",
+                "global": {
+                    "shared_state": {"position": position},
+                    "stream_states": [
+                        {"stream_descriptor": {"name": name}, "stream_state": {"read_up_to": position}}
+                        for name in names
+                    ],
+                },
+            },
+        }
+    )
 
 
 def emit_state(stream: str, cursor: int) -> None:
@@ -214,6 +318,12 @@ def main() -> None:
         return
     with open(args.config) as handle:
         config = json.load(handle)
+    if config.get("overrides_file"):
+        with open(config["overrides_file"]) as handle:
+            config |= json.load(handle)
+    if config.get("calls_file"):
+        with open(config["calls_file"], "a") as handle:
+            handle.write(args.command + "\n")
     if args.command == "check":
         status = "FAILED" if config.get("check_fails") else "SUCCEEDED"
         emit({"type": "CONNECTION_STATUS", "connectionStatus": {"status": status, "message": "bad api key"}})

@@ -7,6 +7,7 @@ declines; both must give the same rows (the random `_airbyte_raw_id` aside) and 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -271,8 +272,8 @@ def test_a_sync_in_bulk_publishes_what_the_per_record_path_does(fake_connection,
             {"mode": "trace", "after": 60},
             "stream 'items': the connector reported an error: The API answered 401",
         ),
-        # 1 LOG, 60 records, 2 STATE (every 25 records), then the bad line
-        ({"mode": "malformed", "after": 60}, r"stream 'items': malformed line 64 on stdout \(not JSON\)"),
+        # 2 LOG, 60 records, 2 STATE (every 25 records), then the bad line
+        ({"mode": "malformed", "after": 60}, r"stream 'items': malformed line 65 on stdout \(not JSON\)"),
         ({"mode": "unselected_stream", "after": 60}, "a record of stream 'ghosts', which was not selected"),
         ({"mode": "crash", "after": 60}, "stream 'items': the connector exited with code 3"),
     ],
@@ -336,3 +337,19 @@ def test_the_sample_stripe_source_is_typed_in_bulk_exactly_as_per_record(lake_ru
         assert _rows(result.location) == _rows(
             per_record[name].location.replace(lake_runner.lake_root, moved)
         )
+
+
+@pytest.mark.usefixtures("bulk_always")
+def test_a_block_typed_in_bulk_is_applied_while_the_connector_pauses(fake_connection, lake_runner):
+    # The connector writes a bad line, then sleeps 30 s. The block holding the line is typed in bulk
+    # (declined, so per record) and must be applied without waiting for more output: the sync fails on
+    # the bad line, not on the inactivity timeout that a held block would run into.
+    connection = fake_connection(
+        streams=(ITEMS,), config={"records": 100, "fail": {"mode": "malformed", "after": 20}}
+    )
+    connection = replace(connection, local=replace(connection.local, inactivity_timeout_seconds=15))
+
+    with pytest.raises(EmbeddedSyncError) as failure:
+        lake_runner.sync(connection)
+
+    assert "malformed line" in str(failure.value) and "inactivity" not in str(failure.value)

@@ -130,10 +130,30 @@ def test_configured_catalog_maps_sync_modes_to_destination_modes():
 def test_global_state_covers_every_stream_and_is_sent_once():
     shared = {"type": "GLOBAL", "global": {"shared_state": {"lsn": 42}, "stream_states": []}}
     assert protocol.state_streams(shared, ["users", "orders"]) == ["users", "orders"]
-    assert protocol.input_state({"users": shared, "orders": shared}) == [shared]
+    assert protocol.input_state({"users": shared, "orders": shared}) == ([shared], None)
     per_stream = {
         "type": "STREAM",
         "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"c": 1}},
     }
     assert protocol.state_streams(per_stream, ["users", "orders"]) == ["users"]
     assert protocol.stream_state_value(per_stream) == {"c": 1}
+
+
+def test_different_global_states_merge_into_one_from_the_oldest_position():
+    def global_state(lsn: int, streams: list[str]) -> dict:
+        entries = [{"stream_descriptor": {"name": s}, "stream_state": {"at": lsn}} for s in streams]
+        return {"type": "GLOBAL", "global": {"shared_state": {"lsn": lsn}, "stream_states": entries}}
+
+    states = {"users": global_state(9, ["users"]), "orders": global_state(5, ["users", "orders"])}
+    times = {"users": "2026-12-02T00:00:00", "orders": "2026-12-01T00:00:00"}
+
+    [merged], note = protocol.input_state(states, times)
+
+    assert merged["global"]["shared_state"] == {"lsn": 5}  # orders' older position: nothing missed
+    assert merged["global"]["stream_states"] == [
+        {"stream_descriptor": {"name": "users"}, "stream_state": {"at": 9}},
+        {"stream_descriptor": {"name": "orders"}, "stream_state": {"at": 5}},
+    ]
+    assert note is not None and "committed with stream orders" in note
+    legacy = {"users": {"data": {"users": 9, "orders": 1}}, "orders": {"data": {"users": 2, "orders": 5}}}
+    assert protocol.input_state(legacy, times)[0] == [{"data": {"users": 9, "orders": 5}}]

@@ -143,14 +143,14 @@ def test_the_ui_in_a_browser(topology: Topology, browser) -> None:  # type: igno
     )
     assert "freshness" in checks.lower()
     driver.save_screenshot(str(SCREENSHOTS / "4-checks.png"))
-    driver.get(f"{ui}/assets/lake/stripe/charges?view=events")
+    driver.get(f"{ui}/assets/lake/stripe/charges")
 
-    def open_plots() -> bool:  # the Events tab's Table | Plots switch
+    def open_plots() -> bool:  # the Overview's Metadata section: Table | Plots
         _dismiss_dialogs(driver)
         next(b for b in driver.find_elements("tag name", "button") if b.text.strip() == "Plots").click()
         return True
 
-    _wait_for(driver, open_plots, "the Plots view of lake/stripe/charges' events")
+    _wait_for(driver, open_plots, "the Plots view of lake/stripe/charges' metadata")
     _wait_for(
         driver,
         lambda: (

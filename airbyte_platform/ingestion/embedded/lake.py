@@ -24,7 +24,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -37,7 +39,7 @@ from airbyte_platform.ingestion.embedded.destination import (
     StateMessage,
     StreamPlan,
 )
-from airbyte_platform.ingestion.embedded.schema import arrow_schema
+from airbyte_platform.ingestion.embedded.schema import EXTRACTED_AT, arrow_schema
 
 MANIFEST = "_manifest.json"
 MANIFEST_FORMAT = 1
@@ -82,18 +84,82 @@ def lake_files(location: str) -> list[str]:
     return [_public_path(location, path, name) for name in relative]
 
 
-def read_lake_table(location: str) -> pa.Table:
-    """The whole table at `location` as Arrow (files with added columns are unified; missing ones are null)."""
+def read_lake_table(location: str, *, deduplicate: bool = True) -> pa.Table:
+    """The table at `location` as Arrow (files with added columns are unified; missing ones are null).
+
+    The lake keeps every version of a record, as Airbyte's S3 destination does. For a deduplicated
+    stream (incremental with a primary key, recorded in the manifest) readers get one row per key,
+    the latest (see `latest_per_key`); `deduplicate=False` gives every stored version.
+    """
     filesystem, path = lake_filesystem(location)
     manifest = _read_manifest(filesystem, path)
     relative = manifest["files"] if manifest is not None else _parquet_files_under(filesystem, path)
     if not relative:
         schema = _manifest_schema(manifest) if manifest is not None else None
-        return schema.empty_table() if schema is not None else pa.table({})
-    paths = [f"{path}/{name}" for name in relative]
-    schemas = [pq.read_schema(p, filesystem=filesystem) for p in paths]
-    dataset = ds.dataset(paths, schema=pa.unify_schemas(schemas), filesystem=filesystem, format="parquet")
-    return dataset.to_table()
+        if schema is None:
+            raise LakeError(f"{location}: no sync has published this table yet")
+        return schema.empty_table()
+    table = _read_in_order(filesystem, [f"{path}/{name}" for name in relative])
+    key = manifest.get("primary_key") if manifest is not None else None
+    if deduplicate and key:
+        return latest_per_key(table, tuple(key), manifest.get("cursor_field"))
+    return table
+
+
+def _read_in_order(
+    filesystem: pafs.FileSystem, paths: list[str], columns: list[str] | None = None
+) -> pa.Table:
+    """The files' rows in manifest order (file by file, rows as written): the order ties are broken by."""
+    schema = pa.unify_schemas([pq.read_schema(p, filesystem=filesystem) for p in paths])
+    if columns is not None:
+        schema = pa.schema([schema.field(name) for name in columns])
+    dataset = ds.dataset(paths, schema=schema, filesystem=filesystem, format="parquet")
+    tables = [fragment.to_table(schema=schema, columns=columns) for fragment in dataset.get_fragments()]
+    return pa.concat_tables(tables)
+
+
+def latest_per_key(table: pa.Table, primary_key: tuple[str, ...], cursor_field: str | None) -> pa.Table:
+    """One row per primary key: the latest by cursor (a null cursor is the oldest), then by
+    `_airbyte_extracted_at`, then the one written last, as Airbyte's dedup orders versions. Rows
+    whose key has a null field cannot be matched and are all kept (flagged in `_airbyte_meta`)."""
+    return table.take(latest_row_indices(table, primary_key, cursor_field))
+
+
+def latest_row_indices(table: pa.Table, primary_key: tuple[str, ...], cursor_field: str | None) -> pa.Array:
+    """Indices (in table order) of the rows `latest_per_key` keeps; needs only the key, cursor and
+    `_airbyte_extracted_at` columns."""
+    count = table.num_rows
+    position = pa.array(np.arange(count, dtype=np.int64))
+    keyed = pa.table(
+        {
+            **{f"k{i}": table.column(name) for i, name in enumerate(primary_key)},
+            **({"cursor": table.column(cursor_field)} if cursor_field else {}),
+            **({"extracted": table.column(EXTRACTED_AT)} if EXTRACTED_AT in table.column_names else {}),
+            "position": position,
+        }
+    )
+    no_key = pc.is_null(keyed.column("k0"))
+    for i in range(1, len(primary_key)):
+        no_key = pc.or_(no_key, pc.is_null(keyed.column(f"k{i}")))
+    order = [(f"k{i}", "ascending", "at_end") for i in range(len(primary_key))]
+    order += [
+        (name, "descending", "at_end")  # a null cursor sorts last: the oldest version
+        for name in ("cursor", "extracted", "position")
+        if name in keyed.column_names
+    ]
+    keyed = keyed.filter(pc.invert(no_key))
+    ranked = keyed.take(pc.sort_indices(keyed, sort_keys=order)).combine_chunks()
+    first = np.ones(ranked.num_rows, dtype=bool)
+    if ranked.num_rows > 1:
+        same = np.ones(ranked.num_rows - 1, dtype=bool)
+        for i in range(len(primary_key)):
+            column = ranked.column(f"k{i}")
+            equal = pc.equal(column.slice(1), column.slice(0, ranked.num_rows - 1))
+            same &= equal.to_numpy()
+        first[1:] = ~same
+    kept = ranked.column("position").to_numpy()[first]
+    unmatched = np.flatnonzero(np.asarray(no_key))
+    return pa.array(np.sort(np.concatenate([kept, unmatched])))
 
 
 def _public_path(location: str, path: str, name: str) -> str:
@@ -140,13 +206,25 @@ def _encode_schema(schema: pa.Schema) -> str:
 
 
 class LakeDestination:
-    def __init__(self, *, log: logging.Logger | None = None, rows_per_file: int = ROWS_PER_FILE):
+    def __init__(
+        self,
+        *,
+        log: logging.Logger | None = None,
+        rows_per_file: int = ROWS_PER_FILE,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    ):
         self.log = log or _log
         self.rows_per_file = rows_per_file
+        self.lock_timeout = lock_timeout
 
     def session(self, connection_name: str, plans: list[StreamPlan], sync_id: str) -> LakeSyncSession:
         return LakeSyncSession(
-            connection_name, plans, sync_id, log=self.log, rows_per_file=self.rows_per_file
+            connection_name,
+            plans,
+            sync_id,
+            log=self.log,
+            rows_per_file=self.rows_per_file,
+            lock_timeout=self.lock_timeout,
         )
 
 
@@ -163,8 +241,12 @@ class _StreamFolder:
     pending: list[pa.RecordBatch] = field(default_factory=list)  # the next row group, not yet written
     pending_rows: int = 0
     rows_in_file: int = 0
-    new_files: list[str] = field(default_factory=list)
+    new_files: list[str] = field(default_factory=list)  # written since the last commit
     new_rows: int = 0
+    files_started: int = 0  # by this sync: numbers its files
+    initial_rows: int = 0  # rows readers saw before this sync
+    claimed: bool = False  # this sync wrote the folder's first manifest (a claim with no data)
+    committed: bool = False  # a checkpoint of this sync committed data
 
     @property
     def is_local(self) -> bool:
@@ -182,7 +264,9 @@ class LakeSyncSession:
         *,
         log: logging.Logger,
         rows_per_file: int,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
     ):
+        self.lock_timeout = lock_timeout
         self.connection_name = connection_name
         self.plans = plans
         self.sync_id = sync_id
@@ -218,11 +302,20 @@ class LakeSyncSession:
             # S3 has no lock: there, the orchestrator's one-run-per-connection rule is what serializes syncs.
             lock = FileLock(f"{path}/{LOCK_FILE}")
             try:
-                lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
-            except Timeout as exc:
-                raise LakeError(
-                    f"{plan.location}: another sync has held {lock.lock_file} for too long"
-                ) from exc
+                lock.acquire(timeout=0)
+            except Timeout:
+                self.log.warning(
+                    f"stream {plan.name}: another sync of it is running (it holds {lock.lock_file}); "
+                    f"waiting up to {self.lock_timeout:g} s for it to finish"
+                )
+                try:
+                    lock.acquire(timeout=self.lock_timeout)
+                except Timeout as exc:
+                    raise LakeError(
+                        f"stream {plan.name}: gave up after {self.lock_timeout:g} s waiting for another sync of "
+                        f"it to finish (it holds {lock.lock_file}); if none is running, its process is stuck: "
+                        "stop it (the embedded resource's lock_timeout_seconds sets the wait)"
+                    ) from exc
         previous = _read_manifest(filesystem, path)
         if previous is None:
             # First sync into this folder: claim it with a manifest listing what is already there (nothing,
@@ -233,10 +326,25 @@ class LakeSyncSession:
             )
             previous = self._manifest(files=existing, rows=rows, state=None, schema=None)
             _write_manifest(filesystem, path, previous)
-        return _StreamFolder(plan=plan, filesystem=filesystem, path=path, previous=previous, lock=lock)
+            claimed = not existing
+        else:
+            claimed = False
+        return _StreamFolder(
+            plan=plan,
+            filesystem=filesystem,
+            path=path,
+            previous=previous,
+            lock=lock,
+            initial_rows=int(previous.get("visible_rows", previous.get("rows", 0))),
+            claimed=claimed,
+        )
 
     def previous_state(self, stream: str) -> StateMessage | None:
         return self.folders[stream].previous.get("state")
+
+    def committed_at(self, stream: str) -> str | None:
+        previous = self.folders[stream].previous
+        return previous.get("published_at") if previous.get("state") is not None else None
 
     def write(self, stream: str, batch: pa.RecordBatch) -> None:
         folder = self.folders[stream]
@@ -259,7 +367,8 @@ class LakeSyncSession:
 
     def _start_file(self, folder: _StreamFolder, schema: pa.Schema) -> None:
         self._close_file(folder)
-        name = f"part-{self.sync_id}-{len(folder.new_files):05d}.parquet"
+        name = f"part-{self.sync_id}-{folder.files_started:05d}.parquet"
+        folder.files_started += 1
         folder.new_files.append(name)
         folder.writer = pq.ParquetWriter(f"{folder.path}/{name}", schema, filesystem=folder.filesystem)
         folder.rows_in_file = 0
@@ -270,6 +379,15 @@ class LakeSyncSession:
             folder.writer = None
             if folder.is_local:
                 _fsync(f"{folder.path}/{folder.new_files[-1]}")
+
+    def checkpoint(self, states: Mapping[str, StateMessage]) -> None:
+        """Publish the files of incremental streams written so far with their states (see destination.py)."""
+        for name, state in states.items():
+            folder = self.folders[name]
+            self._write_row_group(folder)
+            self._close_file(folder)  # durable before the manifest names it
+            self._publish_stream(folder, state)
+            folder.committed = True
 
     def publish(self, states: Mapping[str, StateMessage | None]) -> dict[str, PublishedStream]:
         # Every data file is complete and durable before the first manifest names any of them.
@@ -304,14 +422,46 @@ class LakeSyncSession:
                 previous_schema is not None
             ):  # columns added by the source since: older files read them as null
                 schema = pa.unify_schemas([previous_schema, schema])
-        manifest = self._manifest(files=files, rows=rows, state=state, schema=schema, retired=retired)
+        visible = self._visible_rows(folder, files, rows)
+        manifest = self._manifest(
+            files=files,
+            rows=rows,
+            state=state,
+            schema=schema,
+            retired=retired,
+            plan=folder.plan,
+            visible=visible,
+        )
         _write_manifest(folder.filesystem, folder.path, manifest)  # the commit point of this stream
         self._collect_garbage(folder, manifest)
+        # What follows (a checkpoint's next files) builds on what this commit published.
+        folder.previous, folder.new_files, folder.new_rows = manifest, [], 0
         return PublishedStream(
-            total_rows=rows,
+            total_rows=visible,
             columns=tuple((f.name, str(f.type)) for f in schema),
             location=folder.plan.location,
+            previous_rows=folder.initial_rows,
+            stored_rows=rows if folder.plan.deduplicates else None,
         )
+
+    def _visible_rows(self, folder: _StreamFolder, files: list[str], rows: int) -> int:
+        """Rows a reader sees: one per key for a deduplicated stream (the table's key, cursor and
+        extraction columns are read: small next to the table, and only when it has any rows)."""
+        plan = folder.plan
+        if not plan.deduplicates or not files or rows == 0:
+            return rows
+        paths = [f"{folder.path}/{name}" for name in files]
+        wanted = [
+            *plan.spec.primary_key,
+            *([plan.spec.cursor_field] if plan.spec.cursor_field else []),
+            EXTRACTED_AT,
+        ]
+        present = set(
+            pa.unify_schemas([pq.read_schema(p, filesystem=folder.filesystem) for p in paths]).names
+        )
+        table = _read_in_order(folder.filesystem, paths, [c for c in wanted if c in present])
+        cursor = plan.spec.cursor_field if plan.spec.cursor_field in present else None
+        return len(latest_row_indices(table, plan.spec.primary_key, cursor))
 
     def _manifest(
         self,
@@ -321,11 +471,18 @@ class LakeSyncSession:
         state: StateMessage | None,
         schema: pa.Schema | None,
         retired: list[str] | None = None,
+        plan: StreamPlan | None = None,
+        visible: int | None = None,
     ) -> dict[str, Any]:
+        deduplicated = plan is not None and plan.deduplicates
         return {
             "format": MANIFEST_FORMAT,
             "files": files,
-            "rows": rows,
+            "rows": rows,  # stored: every version of every record
+            # A deduplicated stream: readers take the latest row per key (see `latest_per_key`).
+            "primary_key": list(plan.spec.primary_key) if deduplicated and plan is not None else None,
+            "cursor_field": plan.spec.cursor_field if deduplicated and plan is not None else None,
+            "visible_rows": rows if visible is None else visible,
             "state": state,
             "sync_id": self.sync_id,
             "connection": self.connection_name,
@@ -361,6 +518,9 @@ class LakeSyncSession:
                     folder.writer = None
                 for name in folder.new_files:
                     folder.filesystem.delete_file(f"{folder.path}/{name}")
+                if folder.claimed and not folder.committed:
+                    # A failed first sync leaves no table behind (not an empty one without columns).
+                    folder.filesystem.delete_file(f"{folder.path}/{MANIFEST}")
             except OSError as exc:
                 self.log.warning(f"{folder.plan.location}: could not remove files of the failed sync: {exc}")
 

@@ -26,7 +26,12 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from airbyte_platform.ingestion.embedded.destination import PublishedStream, StateMessage, StreamPlan
+from airbyte_platform.ingestion.embedded.destination import (
+    LOCK_TIMEOUT_SECONDS,
+    PublishedStream,
+    StateMessage,
+    StreamPlan,
+)
 from airbyte_platform.ingestion.embedded.schema import AIRBYTE_COLUMNS, Column
 
 STATE_TABLE = "_airbyte_state"
@@ -52,29 +57,47 @@ def read_state(dsn: str, schema: str, connection_name: str, stream: str) -> Stat
         ).fetchone()
         if not exists or exists[0] is None:
             return None
-        return _committed_state(connection, schema, connection_name, stream)
+        return _committed(connection, schema, connection_name, stream)[0]
 
 
-def _committed_state(
+def _committed(
     connection: psycopg.Connection[Any], schema: str, connection_name: str, stream: str
-) -> StateMessage | None:
+) -> tuple[StateMessage | None, str | None]:
+    """The committed state of a stream and when it was committed (UTC, ISO 8601)."""
     row = connection.execute(
-        sql.SQL("SELECT state FROM {} WHERE connection_name = %s AND stream = %s").format(
-            sql.Identifier(schema, STATE_TABLE)
-        ),
+        sql.SQL(
+            "SELECT state, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
+            "FROM {} WHERE connection_name = %s AND stream = %s"
+        ).format(sql.Identifier(schema, STATE_TABLE)),
         [connection_name, stream],
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
 
 
 class PostgresDestination:
-    def __init__(self, dsn: str, schema: str, *, log: logging.Logger | None = None):
+    def __init__(
+        self,
+        dsn: str,
+        schema: str,
+        *,
+        log: logging.Logger | None = None,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    ):
         self.dsn = dsn
         self.schema = schema
         self.log = log or _log
+        self.lock_timeout = lock_timeout
 
     def session(self, connection_name: str, plans: list[StreamPlan], sync_id: str) -> PostgresSyncSession:
-        return PostgresSyncSession(self.dsn, self.schema, connection_name, plans, sync_id, log=self.log)
+        return PostgresSyncSession(
+            self.dsn,
+            self.schema,
+            connection_name,
+            plans,
+            sync_id,
+            log=self.log,
+            lock_timeout=self.lock_timeout,
+        )
 
 
 @dataclass
@@ -83,6 +106,8 @@ class _StagedStream:
     table: str
     staging: str
     previous_state: StateMessage | None
+    committed_at: str | None
+    initial_rows: int  # rows readers saw before this sync
     pending: list[pa.RecordBatch] = field(default_factory=list)
     pending_rows: int = 0
 
@@ -103,7 +128,9 @@ class PostgresSyncSession:
         sync_id: str,
         *,
         log: logging.Logger,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
     ):
+        self.lock_timeout = lock_timeout
         self.dsn = dsn
         self.schema = schema
         self.connection_name = connection_name
@@ -173,9 +200,7 @@ class PostgresSyncSession:
 
     def _stage(self, plan: StreamPlan) -> _StagedStream:
         table = plan.spec.table_name
-        self._execute(
-            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", [f"airbyte_sync:{self.schema}.{table}"]
-        )
+        self._lock_stream(plan, f"airbyte_sync:{self.schema}.{table}")
         self._drop_leftover_staging(table)
         staging = f"{STAGING_PREFIX}{self.sync_id[-8:]}_{table}"[:_MAX_IDENTIFIER]
         columns = (*AIRBYTE_COLUMNS, *plan.columns)
@@ -186,8 +211,37 @@ class PostgresSyncSession:
         # Unlogged: staging needs no WAL; the publish copies it into the logged table inside the commit.
         self._execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(self._id(staging), definition))
         assert self.connection is not None
-        previous = _committed_state(self.connection, self.schema, self.connection_name, plan.name)
-        return _StagedStream(plan=plan, table=table, staging=staging, previous_state=previous)
+        previous, committed_at = _committed(self.connection, self.schema, self.connection_name, plan.name)
+        return _StagedStream(
+            plan=plan,
+            table=table,
+            staging=staging,
+            previous_state=previous,
+            committed_at=committed_at,
+            initial_rows=self._row_count(table),
+        )
+
+    def _lock_stream(self, plan: StreamPlan, key: str) -> None:
+        """The stream's sync lock: taken at once, or after saying that we wait, for at most lock_timeout."""
+        if self._execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])[0][0]:
+            return
+        self.log.warning(
+            f"stream {plan.name}: another sync of it is running (it holds the advisory lock {key!r} "
+            f"in {self.schema}); waiting up to {self.lock_timeout:g} s for it to finish"
+        )
+        self._execute(
+            "SELECT set_config('lock_timeout', %s, false)", [f"{max(1, int(self.lock_timeout * 1000))}ms"]
+        )
+        try:
+            self._execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+        except psycopg.errors.LockNotAvailable as exc:
+            raise PostgresDestinationError(
+                f"stream {plan.name}: gave up after {self.lock_timeout:g} s waiting for another sync of it to "
+                f"finish (it holds the advisory lock {key!r}; pg_locks shows its session); the embedded "
+                "resource's lock_timeout_seconds sets the wait"
+            ) from exc
+        finally:
+            self._execute("SELECT set_config('lock_timeout', '0', false)")
 
     def _drop_leftover_staging(self, table: str) -> None:
         """Drop staging tables of this table left by killed syncs (safe: we hold the table's sync lock)."""
@@ -205,6 +259,9 @@ class PostgresSyncSession:
 
     def previous_state(self, stream: str) -> StateMessage | None:
         return self.streams[stream].previous_state
+
+    def committed_at(self, stream: str) -> str | None:
+        return self.streams[stream].committed_at
 
     def write(self, stream: str, batch: pa.RecordBatch) -> None:
         staged = self.streams[stream]
@@ -228,6 +285,15 @@ class PostgresSyncSession:
 
     # ---------------------------------------------------------------------------------- publishing
 
+    def checkpoint(self, states: Mapping[str, StateMessage]) -> None:
+        """Upsert/append what incremental streams staged so far, with their states, in one transaction."""
+        assert self.connection is not None
+        for name in states:
+            self._copy(self.streams[name])
+        with self.connection.transaction():
+            for name, state in states.items():
+                self._publish_stream(self.streams[name], state, last=False)
+
     def publish(self, states: Mapping[str, StateMessage | None]) -> dict[str, PublishedStream]:
         assert self.connection is not None
         published: dict[str, PublishedStream] = {}
@@ -237,40 +303,36 @@ class PostgresSyncSession:
             for name, staged in self.streams.items():
                 self._publish_stream(staged, states.get(name))
                 published[name] = PublishedStream(
-                    total_rows=self._execute(
-                        sql.SQL("SELECT count(*) FROM {}").format(self._id(staged.table))
-                    )[0][0],
+                    total_rows=self._row_count(staged.table),
                     columns=self._table_columns(staged.table),
                     location=staged.plan.location,
+                    previous_rows=staged.initial_rows,
                 )
         self.published = True
         return published
 
-    def _publish_stream(self, staged: _StagedStream, state: StateMessage | None) -> None:
+    def _row_count(self, table: str) -> int:
+        exists = self._execute("SELECT to_regclass(%s)", [self._id(table).as_string(self.connection)])
+        if not exists or exists[0][0] is None:
+            return 0
+        return int(self._execute(sql.SQL("SELECT count(*) FROM {}").format(self._id(table)))[0][0])
+
+    def _publish_stream(
+        self, staged: _StagedStream, state: StateMessage | None, *, last: bool = True
+    ) -> None:
+        """Move the staged rows into the final table with the state; `last`: drop the staging table
+        (else empty it: a checkpoint, staging goes on)."""
         final = self._id(staged.table)
         self._ensure_final_table(staged)
         columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in staged.columns)
-        keys = staged.plan.configured.primary_key
-        if keys and not staged.plan.replaces:
-            key_list = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
-            updates = sql.SQL(", ").join(
-                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c.name))
-                for c in staged.columns
-                if c.name not in keys
-            )
-            # The last emitted version of each key wins, within the sync (DISTINCT ON) and over earlier syncs.
+        seq = sql.Identifier(SEQUENCE_COLUMN)
+        staging = self._id(staged.staging)
+        if staged.plan.deduplicates:
+            self._upsert(staged, columns)
+            # Rows without a usable key cannot be matched: appended as they came (see keys.py).
             self._execute(
-                sql.SQL(
-                    "INSERT INTO {final} ({columns}) SELECT {columns} FROM "
-                    "(SELECT DISTINCT ON ({keys}) * FROM {staging} ORDER BY {keys}, {seq} DESC) AS latest "
-                    "ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-                ).format(
-                    final=final,
-                    columns=columns,
-                    keys=key_list,
-                    staging=self._id(staged.staging),
-                    seq=sql.Identifier(SEQUENCE_COLUMN),
-                    updates=updates,
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} ORDER BY {}").format(
+                    final, columns, columns, staging, _key_is_null(staged.plan.configured.primary_key), seq
                 )
             )
         else:
@@ -278,7 +340,7 @@ class PostgresSyncSession:
                 self._execute(sql.SQL("TRUNCATE {}").format(final))
             self._execute(
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
-                    final, columns, columns, self._id(staged.staging), sql.Identifier(SEQUENCE_COLUMN)
+                    final, columns, columns, staging, seq
                 )
             )
         if state is not None:
@@ -290,7 +352,48 @@ class PostgresSyncSession:
                 ).format(self._id(STATE_TABLE)),
                 [self.connection_name, staged.plan.name, Jsonb(state), self.sync_id],
             )
-        self._execute(sql.SQL("DROP TABLE {}").format(self._id(staged.staging)))
+        self._execute(sql.SQL("DROP TABLE {}" if last else "TRUNCATE {}").format(staging))
+
+    def _upsert(self, staged: _StagedStream, columns: sql.Composable) -> None:
+        """One row per key, the latest by cursor (then by emission order), as Airbyte's dedup does:
+        within the sync (DISTINCT ON) and against the rows of earlier syncs (a row with a newer
+        cursor is not replaced by an older version)."""
+        keys = staged.plan.configured.primary_key
+        key_list = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+        updates = sql.SQL(", ").join(
+            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c.name))
+            for c in staged.columns
+            if c.name not in keys
+        )
+        cursor = staged.plan.configured.cursor_field
+        order = [sql.SQL("{} DESC NULLS LAST").format(sql.Identifier(cursor))] if cursor else []
+        newer = (
+            sql.SQL(" WHERE {final}.{c} IS NULL OR EXCLUDED.{c} >= {final}.{c}").format(
+                final=sql.Identifier(staged.table), c=sql.Identifier(cursor)
+            )
+            if cursor
+            else sql.SQL("")
+        )
+        self._execute(
+            sql.SQL(
+                "INSERT INTO {final} AS {alias} ({columns}) SELECT {columns} FROM "
+                "(SELECT DISTINCT ON ({keys}) * FROM {staging} WHERE NOT ({null_key}) "
+                "ORDER BY {keys}, {order}) AS latest "
+                "ON CONFLICT ({keys}) DO UPDATE SET {updates}{newer}"
+            ).format(
+                final=self._id(staged.table),
+                alias=sql.Identifier(staged.table),
+                columns=columns,
+                keys=key_list,
+                staging=self._id(staged.staging),
+                null_key=_key_is_null(keys),
+                order=sql.SQL(", ").join(
+                    [*order, sql.SQL("{} DESC").format(sql.Identifier(SEQUENCE_COLUMN))]
+                ),
+                updates=updates,
+                newer=newer,
+            )
+        )
 
     def _ensure_final_table(self, staged: _StagedStream) -> None:
         final = self._id(staged.table)
@@ -305,7 +408,7 @@ class PostgresSyncSession:
                 )
             )
         keys = staged.plan.configured.primary_key
-        if keys and not staged.plan.replaces:
+        if staged.plan.deduplicates:
             index = f"{staged.table}_airbyte_pk"[:_MAX_IDENTIFIER]
             self._execute(
                 sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})").format(
@@ -320,3 +423,7 @@ class PostgresSyncSession:
             [sql.Identifier(self.schema, table).as_string(self.connection)],
         )
         return tuple((str(name), str(type_)) for name, type_ in rows)
+
+
+def _key_is_null(keys: Sequence[str]) -> sql.Composable:
+    return sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(k)) for k in keys)

@@ -3,6 +3,12 @@
 stdout carries one JSON message per line; stderr is drained by a thread (a connector blocked on a
 full stderr pipe would otherwise hang the sync) and its tail kept for error messages, because a
 connector that crashes before it can emit a TRACE message says why only there.
+
+The connector never outlives the runner: it runs in its own process group (a Ctrl-C in a terminal
+reaches the runner, which stops it; stopping signals the whole group, so a connector's own children
+go too), with SIGKILL as its parent-death signal (`setpriv --pdeathsig`, util-linux: whatever ends
+the runner, even SIGKILL, ends the connector; `preexec_fn` would be unsafe, since spec, check and
+discover start from threads), and stopping it sends SIGTERM, then SIGKILL after a grace period.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ import fcntl
 import io
 import json
 import logging
+import os
 import queue
 import select
+import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -31,10 +40,15 @@ PIPE_BYTES = 1 << 20  # Linux default is 64 KiB: a fast connector would block on
 BLOCK_BYTES = 8 << 20  # stdout is read into buffers of this size, reused: no allocation per block
 BLOCK_BUFFERS = 6  # at most this many blocks (48 MiB) are read ahead or being handled
 BLOCK_WAIT_SECONDS = 0.1  # how long a block that is not full waits for more output
+PAUSE_SECONDS = 0.2  # no block for this long: the connector paused (see `blocks(pauses=True)`)
 SMALL_READ_BYTES = 256 << 10
 SMALL_READ_PAUSE_SECONDS = 0.002
 TERMINATE_GRACE_SECONDS = 5.0
 ONE_SHOT_TIMEOUT_SECONDS = 600.0
+# Without a line on stdout for this long, a read is taken as hung (Airbyte's platform waits 3 hours
+# between source messages by default). Per connection: connections.yaml local.inactivity_timeout_seconds.
+INACTIVITY_TIMEOUT_SECONDS = 3 * 3600.0
+_SETPRIV = shutil.which("setpriv")
 
 LOG_LEVELS = {
     "FATAL": logging.CRITICAL,
@@ -54,6 +68,24 @@ class ConnectorFailure(RuntimeError):
         super().__init__(problem)
         self.problem = problem
         self.stderr_tail = stderr_tail
+
+
+class InactivityTimeout(ConnectorFailure):
+    """The connector wrote nothing on stdout for `seconds`."""
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"the connector wrote nothing for {seconds:g} s and was stopped (inactivity timeout: "
+            "connections.yaml local.inactivity_timeout_seconds)"
+        )
+        self.seconds = seconds
+
+
+def guarded_argv(argv: Sequence[str]) -> list[str]:
+    """`argv` run so that the connector gets SIGKILL when the runner dies (see module doc)."""
+    if _SETPRIV is None:  # not Linux/util-linux: the process group and the stop path still apply
+        return list(argv)
+    return [_SETPRIV, "--pdeathsig", "KILL", "--", *argv]
 
 
 class MalformedLine(ValueError):
@@ -89,11 +121,20 @@ class ConnectorProcess:
     never leaves an orphan connector writing into a pipe nobody reads.
     """
 
-    def __init__(self, argv: Sequence[str], *, cwd: Path, log: logging.Logger, label: str):
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        log: logging.Logger,
+        label: str,
+        inactivity_timeout: float = INACTIVITY_TIMEOUT_SECONDS,
+    ):
         self.argv = list(argv)
         self.cwd = cwd
         self.log = log
         self.label = label
+        self.inactivity_timeout = inactivity_timeout
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr_thread: threading.Thread | None = None
@@ -102,12 +143,13 @@ class ConnectorProcess:
     def __enter__(self) -> ConnectorProcess:
         try:
             self._process = subprocess.Popen(
-                self.argv,
+                guarded_argv(self.argv),
                 cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 bufsize=STDOUT_BUFFER_BYTES,
+                process_group=0,  # its own group, led by the connector: stopped as a whole
             )
         except OSError as exc:
             raise ConnectorFailure(f"cannot start `{' '.join(self.argv)}`: {exc}") from exc
@@ -122,8 +164,10 @@ class ConnectorProcess:
         assert self._process is not None and self._process.stdout is not None
         return self._process.stdout
 
-    def blocks(self) -> Iterator[Block]:
+    def blocks(self, *, pauses: bool = False) -> Iterator[Block | None]:
         """stdout in blocks of whole lines, read ahead by a thread; call `release()` on each when done.
+        `pauses`: also yield None when no block came for PAUSE_SECONDS (the connector paused), so the
+        caller can finish what it holds instead of waiting for the connector's next output.
 
         Connectors write in bursts (a page of an API, a vectorized batch): with only the pipe between
         us, the connector blocks on the full pipe while we process, and we idle while it computes the
@@ -140,13 +184,24 @@ class ConnectorProcess:
         self._reader_thread = threading.Thread(target=reader.run, name=f"stdout {self.label}", daemon=True)
         self._reader_thread.start()
         try:
+            silent_since = time.monotonic()
             while True:
-                block = reader.ready.get()
+                silent = time.monotonic() - silent_since
+                if silent >= self.inactivity_timeout:
+                    raise InactivityTimeout(self.inactivity_timeout)
+                wait = self.inactivity_timeout - silent
+                try:
+                    block = reader.ready.get(timeout=min(wait, PAUSE_SECONDS) if pauses else wait)
+                except queue.Empty:
+                    if pauses:
+                        yield None
+                    continue
                 if isinstance(block, OSError):
                     raise block
                 if block is None:
                     return
                 yield block
+                silent_since = time.monotonic()  # the time the caller spent on it is not silence
         finally:
             reader.stop.set()  # the reader must not wait for a buffer nobody releases any more
 
@@ -166,16 +221,29 @@ class ConnectorProcess:
         assert self._process is not None
         return self._process.wait()
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def kill(self) -> None:
+        """SIGTERM to the connector's process group, SIGKILL to it after TERMINATE_GRACE_SECONDS."""
         process = self._process
         if process is None or process.poll() is not None:
-            return
-        process.terminate()
+            return  # finished (a group id is only signalled while its leader is ours: never reused)
+        self._signal_group(signal.SIGTERM)
         try:
             process.wait(timeout=TERMINATE_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.log.warning(
+                f"{self.label}: the connector ignored SIGTERM for {TERMINATE_GRACE_SECONDS:g} s: SIGKILL"
+            )
+        self._signal_group(signal.SIGKILL)  # also what it started and left running
+        process.wait()
+
+    def _signal_group(self, number: int) -> None:
+        assert self._process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+            os.killpg(self._process.pid, number)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -320,8 +388,14 @@ class AirbyteConnector:
         path.write_text(json.dumps(document))
         return path
 
-    def process(self, *args: str) -> ConnectorProcess:
-        return ConnectorProcess([*self.argv, *args], cwd=self.workdir, log=self.log, label=self.label)
+    def process(self, *args: str, inactivity_timeout: float = INACTIVITY_TIMEOUT_SECONDS) -> ConnectorProcess:
+        return ConnectorProcess(
+            [*self.argv, *args],
+            cwd=self.workdir,
+            log=self.log,
+            label=self.label,
+            inactivity_timeout=inactivity_timeout,
+        )
 
     def spec(self) -> dict[str, Any]:
         return self._one_shot(["spec"], protocol.SPEC)["spec"]

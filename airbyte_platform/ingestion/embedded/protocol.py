@@ -54,6 +54,8 @@ class ConfiguredStream:
     sync_mode: str  # incremental | full_refresh
     cursor_field: str | None
     primary_key: tuple[str, ...]
+    # False for the lake: like Airbyte's S3 destination it only appends, and readers deduplicate.
+    destination_deduplicates: bool = True
 
     @property
     def name(self) -> str:
@@ -67,7 +69,7 @@ class ConfiguredStream:
     def destination_sync_mode(self) -> str:
         if self.sync_mode == "full_refresh":
             return OVERWRITE
-        return APPEND_DEDUP if self.primary_key else APPEND
+        return APPEND_DEDUP if self.primary_key and self.destination_deduplicates else APPEND
 
     def as_protocol(self) -> dict[str, Any]:
         configured: dict[str, Any] = {
@@ -92,13 +94,76 @@ def stream_descriptor(name: str, namespace: str | None) -> dict[str, Any]:
     return descriptor
 
 
-def input_state(states: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The `--state` file: the committed state messages, deduplicated (a GLOBAL state is shared by streams)."""
+def input_state(
+    states: Mapping[str, Mapping[str, Any]], committed_at: Mapping[str, str | None] | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The `--state` file from each stream's committed state message, and a note when they had to be merged.
+
+    Per-stream (STREAM) states are handed as they are. A GLOBAL or LEGACY state covers every stream a
+    sync read, so after a sync of only some streams the streams hold different ones; a connector
+    must get one, never two. The merged one resumes from the OLDEST shared state (`committed_at`:
+    when each stream's state was committed): a CDC source then misses nothing for the streams that
+    were left behind, and re-reads changes for the others (deduplicated by primary key). Each
+    stream keeps its own entry of `stream_states` (or of the legacy object)."""
     messages: list[dict[str, Any]] = []
-    for message in states.values():
-        if message not in messages:
+    shared: dict[str, Mapping[str, Any]] = {}
+    for stream, message in states.items():
+        if message.get("type") in ("GLOBAL", "LEGACY") or "data" in message:
+            shared[stream] = message
+        elif message not in messages:
             messages.append(dict(message))
-    return messages
+    distinct = [m for i, m in enumerate(shared.values()) if m not in list(shared.values())[:i]]
+    if len(distinct) <= 1:
+        return messages + [dict(m) for m in distinct], None
+    times = committed_at or {}
+    oldest = min(shared, key=lambda stream: (times.get(stream) or "", stream))
+    merged = (
+        _merged_global(shared, oldest)
+        if shared[oldest].get("type") == "GLOBAL"
+        else _merged_legacy(shared, oldest)
+    )
+    note = (
+        f"streams {', '.join(sorted(shared))} hold different {shared[oldest].get('type', 'LEGACY')} states "
+        f"(an earlier sync covered only some of them): resuming all from the oldest, committed with "
+        f"stream {oldest} at {times.get(oldest) or 'an unknown time'}; records read again since then are "
+        "deduplicated by primary key"
+    )
+    return [*messages, merged], note
+
+
+def _merged_global(shared: Mapping[str, Mapping[str, Any]], oldest: str) -> dict[str, Any]:
+    stream_states = []
+    for stream, message in shared.items():
+        if message.get("type") != "GLOBAL":
+            continue
+        for entry in message["global"].get("stream_states") or []:
+            if entry.get("stream_descriptor", {}).get("name") == stream:
+                stream_states.append(dict(entry))
+    return {
+        "type": "GLOBAL",
+        "global": {
+            "shared_state": shared[oldest]["global"].get("shared_state"),
+            "stream_states": stream_states,
+        },
+    }
+
+
+def _merged_legacy(shared: Mapping[str, Mapping[str, Any]], oldest: str) -> dict[str, Any]:
+    """LEGACY data is one object, usually keyed by stream: the oldest, with each stream's own entry."""
+
+    def data(message: Mapping[str, Any]) -> Any:
+        return message.get("legacy", message.get("data"))
+
+    merged = data(shared[oldest])
+    if isinstance(merged, Mapping):
+        merged = dict(merged)
+        for stream, message in shared.items():
+            own = data(message)
+            if isinstance(own, Mapping) and stream in own:
+                merged[stream] = own[stream]
+    if shared[oldest].get("type") == "LEGACY":
+        return {"type": "LEGACY", "legacy": merged}
+    return {"data": merged}
 
 
 def state_streams(message: Mapping[str, Any], stream_names: Sequence[str]) -> list[str]:

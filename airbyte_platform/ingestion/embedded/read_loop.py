@@ -19,8 +19,8 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +32,15 @@ import pyarrow as pa
 from airbyte_platform.gc_pause import paused_cyclic_gc
 from airbyte_platform.ingestion.embedded import protocol
 from airbyte_platform.ingestion.embedded.bulk import MIN_BULK_BYTES, BulkBlock, BulkParser
+from airbyte_platform.ingestion.embedded.defaults import CHECKPOINT_SECONDS
 from airbyte_platform.ingestion.embedded.destination import DestinationSession, StateMessage, StreamPlan
+from airbyte_platform.ingestion.embedded.keys import KeylessRecords, flag_keyless
 from airbyte_platform.ingestion.embedded.process import (
+    INACTIVITY_TIMEOUT_SECONDS,
     AirbyteConnector,
     Block,
     ConnectorFailure,
+    InactivityTimeout,
     MalformedLine,
     forward_log,
 )
@@ -68,6 +72,7 @@ class ReadOutcome:
     # The last state message per stream: it covers every record read, since the read ended cleanly.
     states: dict[str, StateMessage] = field(default_factory=dict)
     undeclared_fields: dict[str, set[str]] = field(default_factory=dict)
+    keyless: dict[str, KeylessRecords] = field(default_factory=dict)  # deduplicated streams only
 
 
 class ReadLoop:
@@ -84,8 +89,12 @@ class ReadLoop:
         batch_rows: int | None = None,
         batch_bytes: int | None = None,
         bulk: bool = True,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        inactivity_timeout: float = INACTIVITY_TIMEOUT_SECONDS,
     ):
         self.connector = connector
+        self.inactivity_timeout = inactivity_timeout
         self.session = session
         self.log = log
         self.progress_every = max(1, progress_every)
@@ -99,13 +108,24 @@ class ReadLoop:
             for plan in plans
         }
         self.states: dict[str, StateMessage] = {}
+        self.records_at_state: dict[str, int] = {}  # a stream's records when its last STATE came
+        self.statuses: dict[str, str] = {}  # the last STREAM_STATUS of each stream
+        # Incremental streams commit at checkpoints: records committed so far per stream.
+        self.checkpointed = {plan.name: 0 for plan in plans if plan.incremental and not plan.replaces}
+        self.checkpoint_seconds = checkpoint_seconds
+        self.clock = clock
+        self._last_checkpoint = clock()
         self.last_stream: str | None = None
         self._unknown_kinds: list[str] = []
         self._bulk = BulkParser(plans) if bulk else None
         self._total = 0  # records read, for progress logs
         self._next_progress = self.progress_every
         self._started = 0.0  # when `read` started
-        self._writer = _BackgroundWriter(session, connector.label)
+        self._writer = _BackgroundWriter(
+            session,
+            connector.label,
+            {plan.name: plan.configured.primary_key for plan in plans if plan.deduplicates},
+        )
 
     def run(self, config_path: Path, catalog: Mapping[str, Any], state: list[dict[str, Any]]) -> ReadOutcome:
         args = [
@@ -119,11 +139,11 @@ class ReadLoop:
             args += ["--state", str(self.connector.write_json("state.json", state))]
         self._started = time.monotonic()
         try:
-            with self.connector.process(*args) as process:
+            with self.connector.process(*args, inactivity_timeout=self.inactivity_timeout) as process:
                 try:
                     with paused_cyclic_gc():
-                        self._consume(process.blocks())
-                except (MalformedLine, _StopRead) as exc:
+                        self._consume(process.blocks(pauses=True))
+                except (MalformedLine, _StopRead, InactivityTimeout) as exc:
                     process.kill()
                     raise ReadFailure(str(exc), process.stderr_tail(), self.last_stream) from exc
                 finally:
@@ -133,10 +153,16 @@ class ReadLoop:
                 if code != 0:
                     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
                     raise ReadFailure(f"the connector {how}", process.stderr_tail(), self.last_stream)
+                unfinished = self._unfinished()
+                if unfinished:
+                    raise ReadFailure(unfinished, process.stderr_tail(), self.last_stream)
             for name, buffer in self.buffers.items():
                 if len(buffer):
                     self._writer.write(name, buffer.drain())
             self._writer.finish()
+        except ReadFailure as exc:
+            exc.problem = exc.args[0] + self._committed_note()
+            raise
         finally:
             self._writer.close()
         return ReadOutcome(
@@ -146,9 +172,23 @@ class ReadLoop:
             undeclared_fields={
                 name: b.undeclared_fields for name, b in self.buffers.items() if b.undeclared_fields
             },
+            keyless=self._writer.keyless,
         )
 
-    def _consume(self, blocks: Iterable[Block]) -> None:
+    def _committed_note(self) -> str:
+        """What earlier checkpoints of this failed read committed (kept: the next sync resumes there)."""
+        try:
+            self._writer.finish()  # checkpoints still queued are committed, or their failure raised
+        except BaseException:  # the read's own failure is the one to report
+            return ""
+        done = {name: count for name, count in self._writer.committed.items() if count}
+        if not done:
+            return ""
+        return "; committed at its last checkpoint and kept, the next sync resumes there: " + ", ".join(
+            f"{count:,} records of stream {name}" for name, count in done.items()
+        )
+
+    def _consume(self, blocks: Iterable[Block | None]) -> None:
         """Blocks in order; big ones are typed by the workers while earlier ones are applied here."""
         bulk = self._bulk if self._bulk is not None and self._bulk.available else None
         in_flight: deque[tuple[Block, Future[BulkBlock | None] | None]] = deque()
@@ -163,6 +203,10 @@ class ReadLoop:
                     worker.submit(_warm_up, bulk, ready)
             try:
                 for block in blocks:
+                    if block is None:  # the connector paused: apply what was typed meanwhile, so its
+                        while in_flight:  # records and errors are not held until it writes again
+                            number = self._finish(*in_flight.popleft(), number)
+                        continue
                     typed = None
                     if bulk is not None and block.nbytes >= MIN_BULK_BYTES:
                         typed = worker.submit(self._parse_in_bulk, bulk, block.lines)
@@ -201,26 +245,43 @@ class ReadLoop:
         return number + parsed.line_count
 
     def _apply(self, parsed: BulkBlock, number: int) -> None:
-        """A block typed in bulk: its other messages in order (each knowing the stream of the record
-        before it, as errors name it), then its batches."""
+        """A block typed in bulk, in emission order: before each of its other messages (a STATE may
+        checkpoint what precedes it, and errors name the stream of the record before them), the
+        records before it are handed over, as slices of the block's batches."""
         streams = parsed.line_streams
-        records_at = np.flatnonzero(streams >= 0)
-        previous = -1
+        positions = {
+            name: np.flatnonzero(streams == index)
+            for index, name in enumerate(parsed.streams)
+            if name in parsed.batches
+        }
+        handed = dict.fromkeys(positions, 0)
+        previous = [-1]  # the line of the previous other message: only records after it name a stream
+
+        def hand_over(before: int) -> None:
+            last, last_at = None, previous[0]
+            for stream, at in positions.items():
+                count = int(np.searchsorted(at, before))
+                if count > handed[stream]:
+                    buffer = self.buffers[stream]
+                    if len(buffer):  # records of the per-record path first: emission order is kept
+                        self._writer.write(stream, buffer.drain())
+                    piece = parsed.batches[stream].slice(handed[stream], count - handed[stream])
+                    buffer.count_typed(piece.num_rows, 0)
+                    self._writer.write(stream, piece)
+                    self._count(piece.num_rows)
+                    handed[stream] = count
+                if count and at[count - 1] > last_at:
+                    last, last_at = stream, int(at[count - 1])
+            if last is not None:
+                self.last_stream = last
+
         for line, position in zip(parsed.others, parsed.other_positions.tolist(), strict=True):
-            before = int(np.searchsorted(records_at, position)) - 1
-            if before >= 0 and records_at[before] > previous:
-                self.last_stream = parsed.streams[streams[records_at[before]]]
-            previous = position
+            hand_over(position)
+            previous[0] = position
             self._consume_lines([line], number + position)
-        if len(records_at) and records_at[-1] > previous:
-            self.last_stream = parsed.streams[streams[records_at[-1]]]
-        for stream, batch in parsed.batches.items():
-            buffer = self.buffers[stream]
-            if len(buffer):  # records of the per-record path first: emission order is kept
-                self._writer.write(stream, buffer.drain())
-            buffer.count_typed(batch.num_rows, parsed.record_bytes[stream])
-            self._writer.write(stream, batch)
-            self._count(batch.num_rows)
+        hand_over(parsed.line_count)
+        for stream, size in parsed.record_bytes.items():
+            self.buffers[stream].count_typed(0, size)
 
     def _count(self, records: int) -> None:
         self._total += records
@@ -284,10 +345,12 @@ class ReadLoop:
     def _dispatch(self, message: dict[str, Any], kind: str) -> None:
         if kind == protocol.STATE:
             state = message["state"]
-            for stream in protocol.state_streams(state, list(self.buffers)):
-                if stream in self.buffers:
-                    self.states[stream] = state
-                    self.last_stream = stream
+            covered = [s for s in protocol.state_streams(state, list(self.buffers)) if s in self.buffers]
+            for stream in covered:
+                self.states[stream] = state
+                self.records_at_state[stream] = self.buffers[stream].records
+                self.last_stream = stream
+            self._maybe_checkpoint(state, covered)
         elif kind == protocol.LOG:
             forward_log(self.log, self.connector.label, message)
         elif kind == protocol.TRACE:
@@ -296,6 +359,9 @@ class ReadLoop:
                 stream = (trace.get("error") or {}).get("stream_descriptor") or {}
                 self.last_stream = stream.get("name") or self.last_stream
                 raise _StopRead(f"the connector reported an error: {protocol.describe_message(message)}")
+            if trace.get("type") == "STREAM_STATUS":
+                status = trace["stream_status"]
+                self.statuses[str(status["stream_descriptor"]["name"])] = str(status.get("status"))
             self.log.debug(f"{self.connector.label} trace: {protocol.dumps(trace)[:300]}")
         elif kind == "CONTROL":
             self.log.warning(
@@ -305,6 +371,50 @@ class ReadLoop:
             # A newer protocol version may add message types: well-formed, so skipped rather than fatal.
             self._unknown_kinds.append(kind)
             self.log.warning(f"{self.connector.label}: ignoring messages of unknown type {kind!r}")
+
+    def _maybe_checkpoint(self, state: StateMessage, covered: list[str]) -> None:
+        """Commit the covered incremental streams' data up to this STATE, with it, when a checkpoint
+        is due: an interrupted sync then resumes from here instead of from the start."""
+        streams = [name for name in covered if name in self.checkpointed]
+        if not streams or self.clock() - self._last_checkpoint < self.checkpoint_seconds:
+            return
+        for name in streams:  # records of the per-record path before this STATE (the bulk path
+            buffer = self.buffers[name]  # handed its own over already)
+            if len(buffer):
+                self._writer.write(name, buffer.drain())
+            self.checkpointed[name] = buffer.records
+        self._writer.checkpoint(dict.fromkeys(streams, state))
+        self._last_checkpoint = self.clock()
+
+    def _unfinished(self) -> str | None:
+        """Why a read that exited 0 did not finish, or None: a stream whose statuses never said
+        COMPLETE; without statuses, an incremental stream with records after its last STATE (a
+        connector that checkpoints ends each stream with one)."""
+        if self.statuses:
+            left = {
+                name: self.statuses.get(name)
+                for name in self.buffers
+                if self.statuses.get(name) != "COMPLETE"
+            }
+            if left:
+                self.last_stream = next(iter(left))
+                return (
+                    "the connector exited 0 without finishing: "
+                    + "; ".join(
+                        f"stream {name} ended with status {status or 'none'}" for name, status in left.items()
+                    )
+                    + " (no COMPLETE stream status)"
+                )
+            return None
+        for name, at_state in self.records_at_state.items():
+            after = self.buffers[name].records - at_state
+            if name in self.checkpointed and after > 0:
+                self.last_stream = name
+                return (
+                    f"the connector exited 0 without finishing: {after:,} records of stream {name} came "
+                    "after its last STATE and no final STATE covers them (it stopped early)"
+                )
+        return None
 
     def _log_progress(self, total: int, started: float) -> None:
         elapsed = max(time.monotonic() - started, 1e-9)
@@ -326,28 +436,53 @@ class _BackgroundWriter:
     COPY) overlaps with reading and typing. At most WRITES_IN_FLIGHT batches wait; a failure is
     raised by the next `write` or by `finish`, as the destination raised it."""
 
-    def __init__(self, session: DestinationSession, label: str):
+    def __init__(self, session: DestinationSession, label: str, primary_keys: Mapping[str, tuple[str, ...]]):
         self.session = session
+        # Deduplicated streams: rows without a usable key are flagged here, where both parse paths meet.
+        self.primary_keys = dict(primary_keys)
+        self.keyless = {stream: KeylessRecords() for stream in primary_keys}
+        self.written: dict[str, int] = defaultdict(int)  # rows handed over, per stream
+        self.committed: dict[str, int] = {}  # rows committed by checkpoints, per stream
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"write {label}")
         self._slots = threading.Semaphore(WRITES_IN_FLIGHT)
         self._failure: BaseException | None = None
 
     def write(self, stream: str, batch: pa.RecordBatch) -> None:
         self._raise_failure()
+        self.written[stream] += batch.num_rows
         self._slots.acquire()
         self._pool.submit(self._write, stream, batch)
 
     def _write(self, stream: str, batch: pa.RecordBatch) -> None:
         try:
             if self._failure is None:
+                key = self.primary_keys.get(stream)
+                if key:
+                    batch = flag_keyless(batch, key, self.keyless[stream])
                 self.session.write(stream, batch)
         except BaseException as exc:  # re-raised in the reading thread
             self._failure = exc
         finally:
             self._slots.release()
 
+    def checkpoint(self, states: Mapping[str, StateMessage]) -> None:
+        """Commit the streams' batches written so far with their states, after those batches."""
+        self._raise_failure()
+        self._slots.acquire()
+        self._pool.submit(self._checkpoint, dict(states), {s: self.written[s] for s in states})
+
+    def _checkpoint(self, states: dict[str, StateMessage], rows: dict[str, int]) -> None:
+        try:
+            if self._failure is None:
+                self.session.checkpoint(states)
+                self.committed.update(rows)
+        except BaseException as exc:  # re-raised in the reading thread
+            self._failure = exc
+        finally:
+            self._slots.release()
+
     def finish(self) -> None:
-        """Wait until every batch is written."""
+        """Wait until every batch is written and every checkpoint committed."""
         self._pool.shutdown(wait=True)
         self._raise_failure()
 

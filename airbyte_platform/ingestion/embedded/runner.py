@@ -3,9 +3,11 @@
 One sync = resolve the connector (installing a PyPI connector on first use), `spec` (validate the
 config), `check`, `discover`, then `read` with a configured catalog of the selected streams and the
 state committed by the previous sync, into the lake or PostgreSQL. The destination publishes the
-data and the new state together only after the connector finished cleanly; any failure raises
+data and the new state together after the connector finished cleanly (every stream COMPLETE);
+incremental streams also commit at checkpoints (data up to a STATE, with it). Any failure raises
 `EmbeddedSyncError` naming the connection, the connector and the stream, with the connector's last
-stderr lines, and leaves the previous data and state as they were.
+stderr lines, and leaves the previous data and state as they were, plus what checkpoints committed.
+docs/sync-semantics.md states what each destination and mode stores.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,11 +31,26 @@ import pyarrow as pa
 from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
 from airbyte_platform.ingestion.embedded import protocol
 from airbyte_platform.ingestion.embedded.connectors import ConnectorCommand, ConnectorError, resolve_connector
-from airbyte_platform.ingestion.embedded.destination import DestinationSession, StateMessage, StreamPlan
+from airbyte_platform.ingestion.embedded.destination import (
+    LOCK_TIMEOUT_SECONDS,
+    DestinationSession,
+    StateMessage,
+    StreamPlan,
+)
 from airbyte_platform.ingestion.embedded.lake import LakeDestination, LakeError
 from airbyte_platform.ingestion.embedded.postgres import PostgresDestination, PostgresDestinationError
-from airbyte_platform.ingestion.embedded.process import AirbyteConnector, ConnectorFailure
-from airbyte_platform.ingestion.embedded.read_loop import ReadFailure, ReadLoop
+from airbyte_platform.ingestion.embedded.prepared import PreparedCache
+from airbyte_platform.ingestion.embedded.process import (
+    INACTIVITY_TIMEOUT_SECONDS,
+    AirbyteConnector,
+    ConnectorFailure,
+)
+from airbyte_platform.ingestion.embedded.read_loop import (
+    CHECKPOINT_SECONDS,
+    ReadFailure,
+    ReadLoop,
+    ReadOutcome,
+)
 from airbyte_platform.ingestion.embedded.schema import SchemaError, columns_from_json_schema
 from airbyte_platform.ingestion.specs import destination_location, postgres_schema
 
@@ -55,6 +72,12 @@ class StreamSyncResult:
     # Seconds of the sync's steps, shared by its streams: "prepare" (install, spec, check, discover),
     # "read" (the connector's read into staged data), "publish" (data and state made visible).
     phase_seconds: Mapping[str, float] = field(default_factory=dict)
+    # How records_synced and total_rows relate: rows_added = total_rows - rows before the sync; for a
+    # deduplicated stream, records_synced - rows_added records replaced a row (or an older version).
+    rows_added: int = 0
+    records_without_primary_key: int = 0  # deduplicated stream: kept unmerged, flagged in _airbyte_meta
+    stored_rows: int | None = None  # the lake keeps every version: rows stored, when more than total_rows
+    warnings: tuple[str, ...] = ()  # what the run log warned about this stream
 
 
 class EmbeddedSyncError(RuntimeError):
@@ -95,12 +118,34 @@ class EmbeddedAirbyteRunner:
         postgres_dsn: str | None,
         log: logging.Logger | None = None,
         progress_every: int = 100_000,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        inactivity_timeout: float = INACTIVITY_TIMEOUT_SECONDS,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+        prepared: PreparedCache | bool = True,
     ):
+        """`checkpoint_seconds`: how often at most an incremental sync commits its data up to a STATE
+        (0: at every STATE); `clock` measures it (injected by tests). `inactivity_timeout`: seconds
+        without connector output before a read is stopped, unless the connection sets its own
+        (local.inactivity_timeout_seconds). `lock_timeout`: how long a sync waits for another sync
+        of the same stream to finish."""
+        self.inactivity_timeout = inactivity_timeout
+        self.lock_timeout = lock_timeout
+        # spec/check/discover answers kept per connector version and config (False: ask every sync).
+        self.prepared: PreparedCache | None = (
+            prepared
+            if isinstance(prepared, PreparedCache)
+            else PreparedCache(connectors_dir / "_prepared")
+            if prepared
+            else None
+        )
         self.connectors_dir = connectors_dir
         self.lake_root = lake_root.rstrip("/")
         self.postgres_dsn = postgres_dsn
         self.log = log or _log
         self.progress_every = progress_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self.clock = clock
 
     def sync(
         self,
@@ -123,25 +168,37 @@ class EmbeddedAirbyteRunner:
         phases: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix=f"airbyte-{connection.name}-") as workdir:
             with self._failures(connection, selected):
-                connector, config_path, plans = self._prepare(
+                connector, config_path, plans, prepared_key = self._prepare(
                     connection, selected, merged_config, Path(workdir), label
                 )
             phases["prepare"] = time.monotonic() - started
             with (
+                self._forgetting(prepared_key),
                 self._failures(connection, selected),
                 self._destination(connection, plans, sync_id) as session,
             ):
                 previous = {plan.name: session.previous_state(plan.name) for plan in plans}
+                # Full refresh streams start from scratch; GLOBAL state (CDC) is sent once.
+                state, merged = protocol.input_state(
+                    {p.name: previous[p.name] for p in plans if previous[p.name] and not p.replaces},
+                    {p.name: session.committed_at(p.name) for p in plans},
+                )
+                if merged:
+                    self.log.warning(f"{label}: {merged}")
                 reading = time.monotonic()
                 outcome = ReadLoop(
-                    connector, plans, session, log=self.log, progress_every=self.progress_every
+                    connector,
+                    plans,
+                    session,
+                    log=self.log,
+                    progress_every=self.progress_every,
+                    checkpoint_seconds=self.checkpoint_seconds,
+                    clock=self.clock,
+                    inactivity_timeout=connection.local.inactivity_timeout_seconds or self.inactivity_timeout,
                 ).run(
                     config_path,
                     protocol.configured_catalog([plan.configured for plan in plans]),
-                    # Full refresh streams start from scratch; GLOBAL state (CDC) is sent once.
-                    protocol.input_state(
-                        {p.name: previous[p.name] for p in plans if previous[p.name] and not p.replaces}
-                    ),
+                    state,
                 )
                 committed = {plan.name: _state_to_commit(plan, outcome.states, previous) for plan in plans}
                 publishing = time.monotonic()
@@ -154,6 +211,10 @@ class EmbeddedAirbyteRunner:
                 f"{label}: stream {stream} sent fields its schema does not declare, kept in _airbyte_meta: "
                 f"{', '.join(sorted(fields))}"
             )
+        warnings = _warnings(plans, outcome)
+        for stream_warnings in warnings.values():
+            for warning in stream_warnings:
+                self.log.warning(f"{label}: {warning}")
         results = [
             StreamSyncResult(
                 stream=plan.name,
@@ -166,6 +227,12 @@ class EmbeddedAirbyteRunner:
                 sync_id=sync_id,
                 state=protocol.stream_state_value(committed[plan.name]),
                 phase_seconds=dict(phases),
+                rows_added=published[plan.name].total_rows - published[plan.name].previous_rows,
+                records_without_primary_key=outcome.keyless[plan.name].count
+                if plan.name in outcome.keyless
+                else 0,
+                stored_rows=published[plan.name].stored_rows,
+                warnings=tuple(warnings[plan.name]),
             )
             for plan in plans
         ]
@@ -178,6 +245,24 @@ class EmbeddedAirbyteRunner:
         )
         return results
 
+    def prepare(
+        self,
+        connection: ConnectionSpec,
+        streams: Sequence[str] | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Ask the connector for spec, check and discover now and keep the answers for the next syncs
+        (what setting up a connection or refreshing its schema does on the Airbyte platform)."""
+        selected = self._selected(connection, streams)
+        merged_config = {**connection.local.config, **(config or {})}
+        label = f"{connection.name} ({connection.local.connector})"
+        with (
+            tempfile.TemporaryDirectory(prefix=f"airbyte-{connection.name}-") as workdir,
+            self._failures(connection, selected),
+        ):
+            self._prepare(connection, selected, merged_config, Path(workdir), label)
+
     def _prepare(
         self,
         connection: ConnectionSpec,
@@ -185,8 +270,10 @@ class EmbeddedAirbyteRunner:
         config: dict[str, Any],
         workdir: Path,
         label: str,
-    ) -> tuple[AirbyteConnector, Path, list[StreamPlan]]:
-        """Resolve (maybe install) the connector, validate the config, `check`, `discover` and plan each stream.
+    ) -> tuple[AirbyteConnector, Path, list[StreamPlan], str | None]:
+        """Resolve (maybe install) the connector, validate the config, `check`, `discover` and plan each
+        stream; the answers of an earlier sync of this connector version and config are reused (see
+        prepared.py). Returns the key of those answers, to forget them if the sync fails.
 
         `spec`, `check` and `discover` run at the same time: each is a separate connector process that
         only reads the config, and each pays the connector's start-up (a Python CDK connector takes
@@ -197,6 +284,20 @@ class EmbeddedAirbyteRunner:
         command = resolve_connector(connection.local.connector, self.connectors_dir, self.log)
         connector = AirbyteConnector(command.argv, workdir=workdir, log=self.log, label=label)
         config_path = connector.write_json("config.json", config)
+        key = self.prepared.key(command, config) if self.prepared is not None else None
+        kept = self.prepared.get(key) if self.prepared is not None and key is not None else None
+        if kept is not None:
+            _validate_config(kept.spec, config)
+            try:
+                plans = self._plans(connection, selected, kept.discovered)
+            except EmbeddedSyncError:  # a stream the kept catalog lacks: ask the connector again
+                pass
+            else:
+                self.log.info(
+                    f"{label}: spec, check and discover answered by the connector at "
+                    f"{datetime.fromtimestamp(kept.prepared_at, UTC):%Y-%m-%d %H:%M:%S} UTC, reused"
+                )
+                return connector, config_path, plans, key
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix=f"setup {label}") as pool:
             known_spec = _known_spec(command)
             spec = pool.submit(connector.spec) if known_spec is None else None
@@ -211,7 +312,10 @@ class EmbeddedAirbyteRunner:
             except BaseException:
                 connector.cancel()  # the answers still running cannot change the outcome any more
                 raise
-        return connector, config_path, self._plans(connection, selected, discovered)
+        plans = self._plans(connection, selected, discovered)
+        if self.prepared is not None and key is not None:
+            self.prepared.put(key, known_spec or {}, discovered)
+        return connector, config_path, plans, key
 
     # ---------------------------------------------------------------------------------------- steps
 
@@ -263,6 +367,7 @@ class EmbeddedAirbyteRunner:
             sync_mode=spec.sync_mode,
             cursor_field=spec.cursor_field if spec.sync_mode == "incremental" else None,
             primary_key=spec.primary_key,
+            destination_deduplicates=connection.destination != "lake",
         )
         return StreamPlan(
             spec=spec,
@@ -275,14 +380,26 @@ class EmbeddedAirbyteRunner:
         self, connection: ConnectionSpec, plans: list[StreamPlan], sync_id: str
     ) -> DestinationSession:
         if connection.destination == "lake":
-            return LakeDestination(log=self.log).session(connection.name, plans, sync_id)
+            return LakeDestination(log=self.log, lock_timeout=self.lock_timeout).session(
+                connection.name, plans, sync_id
+            )
         if not self.postgres_dsn:
             raise EmbeddedSyncError(
                 connection, None, "it writes to PostgreSQL but the runner has no postgres_dsn"
             )
-        return PostgresDestination(self.postgres_dsn, postgres_schema(connection), log=self.log).session(
-            connection.name, plans, sync_id
-        )
+        return PostgresDestination(
+            self.postgres_dsn, postgres_schema(connection), log=self.log, lock_timeout=self.lock_timeout
+        ).session(connection.name, plans, sync_id)
+
+    @contextmanager
+    def _forgetting(self, prepared_key: str | None) -> Iterator[None]:
+        """A failed sync forgets the kept spec/check/discover answers: the next one asks again."""
+        try:
+            yield
+        except BaseException:
+            if self.prepared is not None and prepared_key is not None:
+                self.prepared.forget(prepared_key)
+            raise
 
     @staticmethod
     @contextmanager
@@ -326,6 +443,27 @@ def _remember_spec(command: ConnectorCommand, spec: dict[str, Any]) -> dict[str,
         _SPECS[command.reference] = spec
         command.remember_spec(spec)
     return spec
+
+
+def _warnings(plans: Sequence[StreamPlan], outcome: ReadOutcome) -> dict[str, list[str]]:
+    """Per stream, what the run log and the materialization should say went wrong without failing."""
+    warnings: dict[str, list[str]] = {plan.name: [] for plan in plans}
+    for plan in plans:
+        read = outcome.records.get(plan.name, 0)
+        if plan.incremental and read and plan.name not in outcome.states:
+            warnings[plan.name].append(
+                f"stream {plan.name} is incremental but the connector emitted no STATE: its state did not "
+                f"advance, so the next sync reads these {read:,} records again"
+                + (
+                    " (readers still see one row per primary key)"
+                    if plan.deduplicates
+                    else " (appended again)"
+                )
+            )
+        keyless = outcome.keyless.get(plan.name)
+        if keyless is not None and keyless.count:
+            warnings[plan.name].append(keyless.describe(plan.name, plan.configured.primary_key))
+    return warnings
 
 
 def _state_to_commit(

@@ -6,7 +6,8 @@ without the rest of the package installed.
 
 Inputs under `s3_path`: one folder per stream (`charges/`, `refunds/`, ...). A folder written by the
 embedded runner has a `_manifest.json` listing its published files; a folder written by Airbyte's S3
-destination does not, and then every Parquet file in it is read.
+destination does not, and then every Parquet file in it is read. Both only append to incremental
+streams: each record's versions are all there, and the transform takes the latest per primary key.
 
 Outputs under `output_path`: `daily_revenue/` (day, currency: gross, refunds, net, charges) and
 `customer_revenue/` (customer, currency: gross, refunds, net, charges), amounts in cents.
@@ -39,15 +40,60 @@ def read_text(spark: Any, path: str) -> str | None:
         stream.close()
 
 
+# Without a manifest (folders written by Airbyte's S3 destination), the streams' keys as declared in
+# connections.yaml: Airbyte's S3 destination only appends, so every version of a record is there.
+DEFAULT_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "charges": (("id",), "created"),
+    "refunds": (("id",), "created"),
+}
+
+
 def stream_dataframe(spark: Any, s3_path: str, stream: str) -> Any:
+    """The stream's rows, one per primary key (the latest version), whoever wrote the folder."""
     folder = f"{s3_path.rstrip('/')}/{stream}"
     manifest_text = read_text(spark, f"{folder}/_manifest.json")
     if manifest_text is None:  # a plain Airbyte S3 destination folder
-        return spark.read.parquet(folder)
-    files = json.loads(manifest_text)["files"]
+        keys, cursor = DEFAULT_KEYS.get(stream, ((), None))
+        return latest_per_key(spark.read.parquet(folder), keys, cursor, files=None)
+    manifest = json.loads(manifest_text)
+    files = manifest["files"]
     if not files:
         raise ValueError(f"{folder}: the manifest lists no files (was the stream ever synced?)")
-    return spark.read.option("mergeSchema", True).parquet(*[f"{folder}/{name}" for name in files])
+    frame = spark.read.option("mergeSchema", True).parquet(*[f"{folder}/{name}" for name in files])
+    return latest_per_key(
+        frame, tuple(manifest.get("primary_key") or ()), manifest.get("cursor_field"), files
+    )
+
+
+def latest_per_key(frame: Any, keys: tuple[str, ...], cursor: str | None, files: list[str] | None) -> Any:
+    """One row per key: the latest by cursor (null = oldest), then `_airbyte_extracted_at`, then the
+    file written last (manifest order; else file path) and the row written last in it, the order the
+    embedded lake's readers use. Rows with a null key field cannot be matched and are all kept."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if not keys or not all(key in frame.columns for key in keys):
+        return frame
+    file_name = F.col("_metadata.file_name")
+    if files is not None:
+        names = F.array(*[F.lit(name.rsplit("/", 1)[-1]) for name in files])
+        file_order = F.array_position(names, file_name)
+    else:
+        file_order = F.col("_metadata.file_path")
+    order = [F.col(cursor).desc_nulls_last()] if cursor and cursor in frame.columns else []
+    if "_airbyte_extracted_at" in frame.columns:
+        order.append(F.col("_airbyte_extracted_at").desc_nulls_last())
+    order += [F.col("_lake_file").desc(), F.col("_lake_row").desc()]
+    ranked = frame.withColumn("_lake_file", file_order).withColumn("_lake_row", F.col("_metadata.row_index"))
+    no_key = F.lit(False)
+    for key in keys:
+        no_key = no_key | F.col(key).isNull()
+    window = Window.partitionBy(*keys).orderBy(*order)
+    return (
+        ranked.withColumn("_lake_rank", F.row_number().over(window))
+        .where(no_key | (F.col("_lake_rank") == 1))
+        .drop("_lake_rank", "_lake_file", "_lake_row")
+    )
 
 
 def transform(spark: Any, s3_path: str, output_path: str) -> dict[str, int]:
