@@ -8,13 +8,11 @@ loads it, so a broken output stops there instead of reaching Snowflake.
 """
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
-import pyarrow.dataset as pads
 
 from airbyte_platform.ingestion.destinations import DestinationsResource
-from airbyte_platform.ingestion.embedded.lake import read_lake_table
 from airbyte_platform.quality.table_facts import (
     check,
     compare_totals,
@@ -23,6 +21,9 @@ from airbyte_platform.quality.table_facts import (
     raw_stripe_net,
 )
 from airbyte_platform.transforms.databricks.assets import PROCESSED_STRIPE, stripe_paths
+
+if TYPE_CHECKING:  # pandas and the lake reader are imported by the check steps, not at code load
+    import pandas as pd
 
 OUTPUT_KEYS = {"daily_revenue": ("day", "currency"), "customer_revenue": ("customer", "currency")}
 SPECS = [
@@ -47,11 +48,15 @@ SPECS = [
 ]
 
 
-def read_output(output_path: str, table: str) -> pd.DataFrame:
+def read_output(output_path: str, table: str) -> "pd.DataFrame":
+    import pyarrow.dataset as pads
+
     return pads.dataset(f"{output_path}/{table}", format="parquet").to_table().to_pandas()
 
 
-def read_raw(s3_path: str, stream: str) -> pd.DataFrame:
+def read_raw(s3_path: str, stream: str) -> "pd.DataFrame":
+    from airbyte_platform.ingestion.embedded.lake import read_lake_table
+
     return read_lake_table(f"{s3_path}/{stream}").to_pandas()
 
 

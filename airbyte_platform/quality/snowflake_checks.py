@@ -8,17 +8,19 @@ reported (and alerted on, as a failed check) without failing the run that loaded
 """
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
-import psycopg
-from dagster_snowflake import SnowflakeResource
 
 from airbyte_platform.ingestion.destinations import DestinationsResource
 from airbyte_platform.quality.processed_stripe_checks import read_output
 from airbyte_platform.quality.table_facts import check, compare_totals, duplicate_keys, net_by_currency
 from airbyte_platform.transforms.databricks.assets import stripe_paths
 from airbyte_platform.transforms.snowflake.assets import POOL
+from airbyte_platform.transforms.snowflake.resource import SnowflakeWarehouseResource
+
+if TYPE_CHECKING:  # imported by the check steps, not at code load
+    import pandas as pd
 
 # asset -> (table, key columns)
 TABLES: dict[dg.AssetKey, tuple[str, tuple[str, ...]]] = {
@@ -54,7 +56,9 @@ def _specs() -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def _frame(snowflake: SnowflakeResource, table: str) -> pd.DataFrame:
+def _frame(snowflake: SnowflakeWarehouseResource, table: str) -> "pd.DataFrame":
+    import pandas as pd
+
     with snowflake.get_connection() as connection:
         cursor = connection.cursor()
         try:
@@ -69,6 +73,8 @@ def _expected_net(asset: dg.AssetKey, destinations: DestinationsResource) -> tup
     if asset.path[-1] == "stripe_revenue":
         _, output_path = stripe_paths(destinations.lake_root)
         return net_by_currency(read_output(output_path, "daily_revenue")), "processed/stripe daily_revenue"
+    import psycopg
+
     with psycopg.connect(destinations.postgres_uri()) as connection:
         rows = connection.execute(RAW_NET_SQL).fetchall()
     return {str(currency): int(total) for currency, total in rows}, "succeeded charges in stripe_raw.charges"
@@ -76,7 +82,9 @@ def _expected_net(asset: dg.AssetKey, destinations: DestinationsResource) -> tup
 
 @dg.multi_asset_check(specs=_specs(), name="snowflake_table_checks", can_subset=True, pool=POOL)
 def snowflake_table_checks(
-    context: dg.AssetCheckExecutionContext, snowflake: SnowflakeResource, destinations: DestinationsResource
+    context: dg.AssetCheckExecutionContext,
+    snowflake: SnowflakeWarehouseResource,
+    destinations: DestinationsResource,
 ) -> Iterator[dg.AssetCheckResult]:
     selected = context.selected_asset_check_keys
     for asset, (table, keys) in TABLES.items():

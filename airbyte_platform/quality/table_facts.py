@@ -7,9 +7,12 @@ without a warehouse.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def duplicate_keys(frame: pd.DataFrame, keys: Sequence[str]) -> int:
