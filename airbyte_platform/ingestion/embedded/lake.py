@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from airbyte_platform.ingestion.embedded import protocol
+from airbyte_platform.ingestion.embedded.defaults import LOCK_TIMEOUT_SECONDS
 from airbyte_platform.ingestion.embedded.destination import (
-    LOCK_TIMEOUT_SECONDS,
     PublishedStream,
     StateMessage,
     StreamPlan,

@@ -26,8 +26,8 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from airbyte_platform.ingestion.embedded.defaults import LOCK_TIMEOUT_SECONDS
 from airbyte_platform.ingestion.embedded.destination import (
-    LOCK_TIMEOUT_SECONDS,
     PublishedStream,
     StateMessage,
     StreamPlan,

@@ -31,8 +31,8 @@ import pyarrow as pa
 from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
 from airbyte_platform.ingestion.embedded import protocol
 from airbyte_platform.ingestion.embedded.connectors import ConnectorCommand, ConnectorError, resolve_connector
+from airbyte_platform.ingestion.embedded.defaults import CHECKPOINT_SECONDS, LOCK_TIMEOUT_SECONDS
 from airbyte_platform.ingestion.embedded.destination import (
-    LOCK_TIMEOUT_SECONDS,
     DestinationSession,
     StateMessage,
     StreamPlan,
@@ -46,7 +46,6 @@ from airbyte_platform.ingestion.embedded.process import (
     ConnectorFailure,
 )
 from airbyte_platform.ingestion.embedded.read_loop import (
-    CHECKPOINT_SECONDS,
     ReadFailure,
     ReadLoop,
     ReadOutcome,
