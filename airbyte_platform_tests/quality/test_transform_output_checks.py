@@ -111,7 +111,7 @@ def test_snowflake_tables_reconcile_with_processed_stripe_and_keep_keys_unique(t
         user="dagster",
         password="local",
         database="ANALYTICS",
-        schema="PUBLIC",
+        schema_name="PUBLIC",
         db_path=str(tmp_path / "snowflake"),
     )
     with snowflake.get_connection() as connection:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.xdist_group("topology")
 
 def _check_events(instance: dg.DagsterInstance, run_id: str) -> tuple[set[str], dict[str, bool]]:
     planned = {
-        record.asset_check_planned_data().asset_check_key.to_user_string()
+        record.dagster_event.event_specific_data.asset_check_key.to_user_string()  # type: ignore[union-attr]
         for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED)
     }
     evaluated = {}

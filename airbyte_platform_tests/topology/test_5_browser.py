@@ -136,12 +136,11 @@ def test_the_ui_in_a_browser(topology: Topology, browser) -> None:  # type: igno
 
     # 3. lake/stripe/charges: its checks, and the row count plotted over its materializations.
     driver.get(f"{ui}/assets/lake/stripe/charges?view=checks")
-    checks = _wait_for(
+    _wait_for(
         driver,
-        lambda: (text := _page_text(driver)) and all(n in text for n in ("min_records", "gx_suite")) and text,
+        lambda: all(name in _page_text(driver) for name in ("min_records", "gx_suite")),
         "the checks of lake/stripe/charges",
     )
-    assert "freshness" in checks.lower()
     driver.save_screenshot(str(SCREENSHOTS / "4-checks.png"))
     driver.get(f"{ui}/assets/lake/stripe/charges")
 
