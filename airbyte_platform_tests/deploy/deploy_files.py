@@ -225,7 +225,8 @@ def crd_validators() -> dict[tuple[str, str], jsonschema.Draft7Validator]:
     for path in sorted((SCHEMAS / "crds").glob("*.yaml")):
         crd = yaml_documents(path)[0]
         api_version = f"{crd['group']}/{crd['version']}"
-        validators[(api_version, crd["kind"])] = jsonschema.Draft7Validator(_strict(crd["openAPIV3Schema"]))
+        schema = {**crd["openAPIV3Schema"], "$defs": crd.get("$defs", {})}
+        validators[(api_version, crd["kind"])] = jsonschema.Draft7Validator(_strict(schema))
     return validators
 
 

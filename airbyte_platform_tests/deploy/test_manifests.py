@@ -138,3 +138,47 @@ def test_manifest_files_are_plain_yaml_without_templating() -> None:
         assert "{{" not in text and "{%" not in text, f"{path} contains template syntax"
     assert (BASE / "kustomization.yaml").is_file()
     yaml.safe_load((BASE / "kustomization.yaml").read_text())
+
+
+# Monitoring resources (the operations issue adds them under deploy/): the kept schemas accept a plain one
+# and reject a typo, so the manifests written against them are checked like the rest.
+MONITORING_EXAMPLES = [
+    {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "webhook-receiver"},
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "webhook-receiver"}},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+    },
+    {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "airbyte-platform"},
+        "spec": {
+            "groups": [
+                {
+                    "name": "airbyte-platform",
+                    "rules": [{"alert": "SyncFailed", "expr": "increase(x[1h]) > 0", "for": "5m"}],
+                }
+            ]
+        },
+    },
+]
+
+
+@pytest.mark.parametrize("example", MONITORING_EXAMPLES, ids=lambda e: e["kind"])
+def test_monitoring_schemas_accept_a_plain_resource_and_reject_a_typo(example: dict) -> None:
+    validate(example)
+    typo = copy.deepcopy(example)
+    typo["spec"]["selectors" if example["kind"] == "ServiceMonitor" else "group"] = {}
+    with pytest.raises(jsonschema.ValidationError):
+        validate(typo)
+    bad_duration = copy.deepcopy(example)
+    if example["kind"] == "ServiceMonitor":
+        bad_duration["spec"]["endpoints"][0]["interval"] = "30 seconds"
+    else:
+        bad_duration["spec"]["groups"][0]["rules"][0]["for"] = "5 minutes"
+    with pytest.raises(jsonschema.ValidationError, match=r"seconds|minutes"):
+        validate(bad_duration)

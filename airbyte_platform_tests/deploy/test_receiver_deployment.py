@@ -67,12 +67,16 @@ def test_service_reaches_the_receiver_port() -> None:
     assert {p["targetPort"] for p in service["ports"]} <= port_names
 
 
-def test_probes_use_the_receivers_health_route(tmp_path: Path) -> None:
-    routes = receiver_routes(tmp_path)
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        get = container()[probe]["httpGet"]
-        assert get["path"] in routes, f"{probe} probes {get['path']}, which the receiver does not serve"
-        assert get["port"] in {p["name"] for p in container()["ports"]}
+def test_readiness_asks_health_and_liveness_only_that_the_server_listens(tmp_path: Path) -> None:
+    """/health fails while the inbox database is down: that must take a pod out of the Service, not
+    restart it."""
+    ports = {p["name"] for p in container()["ports"]}
+    readiness = container()["readinessProbe"]["httpGet"]
+    assert readiness["path"] in receiver_routes(tmp_path)
+    assert readiness["port"] in ports
+    for probe in ("startupProbe", "livenessProbe"):
+        assert "httpGet" not in container()[probe], f"{probe} would restart pods during a database outage"
+        assert container()[probe]["tcpSocket"]["port"] in ports
 
 
 def test_termination_leaves_time_to_finish_requests_in_flight() -> None:
