@@ -110,15 +110,18 @@ def only_image(by_name: dict[str, list[dict]], name: str) -> dict:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_pods_run_as_a_non_root_user(environment: str) -> None:
+def test_our_image_runs_as_a_non_root_user_and_no_container_escalates(environment: str) -> None:
     values = helm_values(environment)
-    for name, pod in (
-        ("code server", code_location(values)["podSecurityContext"]),
-        ("webserver", values["dagsterWebserver"]["podSecurityContext"]),
-        ("daemon", values["dagsterDaemon"]["podSecurityContext"]),
+    pod = code_location(values)["podSecurityContext"]
+    assert pod["runAsNonRoot"] is True
+    assert pod["runAsUser"] == 10001  # the image's user (test_dockerfile checks the USER line)
+    for name, container in (
+        ("code server", code_location(values)["securityContext"]),
+        ("webserver", values["dagsterWebserver"]["securityContext"]),
+        ("daemon", values["dagsterDaemon"]["securityContext"]),
     ):
-        assert pod["runAsNonRoot"] is True, name
-    assert code_location(values)["podSecurityContext"]["runAsUser"] == 10001  # the image's user
+        assert container["allowPrivilegeEscalation"] is False, name
+        assert container["capabilities"]["drop"] == ["ALL"], name
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
