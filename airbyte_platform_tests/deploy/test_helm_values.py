@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
+from dagster._core.errors import DagsterInvalidConfigError
+from dagster._core.instance.config import dagster_instance_config
 
 from airbyte_platform_tests.deploy.deploy_files import (
     ENVIRONMENTS,
@@ -51,6 +55,8 @@ def test_dagster_storage_is_an_external_postgresql_whose_password_comes_from_an_
     assert postgresql["postgresqlHost"]
     assert postgresql["postgresqlPassword"] == "", "the password must not be in the values"
     assert values["generatePostgresqlPasswordSecret"] is False
+    # SQLAlchemy 2.1 would pick psycopg 3 for postgresql://, which breaks dagster-postgres' webserver pool.
+    assert postgresql["postgresqlScheme"] == "postgresql+psycopg2"
     secret_name = values["global"]["postgresqlSecretName"]
     written = [
         d for d in find(base_documents(), "ExternalSecret") if d.body["spec"]["target"]["name"] == secret_name
@@ -60,23 +66,115 @@ def test_dagster_storage_is_an_external_postgresql_whose_password_comes_from_an_
     assert "postgresql-password" in keys
 
 
+def rendered_instance(values: dict) -> dict:
+    """The parts of the instance's dagster.yaml the chart renders from these values, following its
+    templates (helpers/instance/_postgresql.tpl, _run-coordinator.tpl, _concurrency.tpl), including the
+    conflicts its _concurrency.tpl refuses."""
+    postgresql = values["postgresql"]
+    storage = {
+        "postgres_db": {
+            "username": postgresql["postgresqlUsername"],
+            "password": {"env": "DAGSTER_PG_PASSWORD"},
+            "hostname": postgresql["postgresqlHost"],
+            "db_name": postgresql["postgresqlDatabase"],
+            "port": postgresql["service"]["port"],
+            "params": postgresql["postgresqlParams"],
+            **({"scheme": postgresql["postgresqlScheme"]} if postgresql.get("postgresqlScheme") else {}),
+        }
+    }
+    instance: dict = {
+        f"{kind}_storage": {"module": f"dagster_postgres.{module}", "class": cls, "config": storage}
+        for kind, module, cls in (
+            ("run", "run_storage", "PostgresRunStorage"),
+            ("event_log", "event_log", "PostgresEventLogStorage"),
+            ("schedule", "schedule_storage", "PostgresScheduleStorage"),
+        )
+    }
+    coordinator = values["dagsterDaemon"]["runCoordinator"]
+    queued = coordinator["config"]["queuedRunCoordinator"]
+    config = {
+        name: queued[key]
+        for key, name in (
+            ("maxConcurrentRuns", "max_concurrent_runs"),
+            ("tagConcurrencyLimits", "tag_concurrency_limits"),
+            ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
+        )
+        if queued.get(key)
+    }
+    instance["run_coordinator"] = {
+        "module": "dagster._core.run_coordinator",
+        "class": coordinator["type"],
+        **({"config": config} if config else {}),
+    }
+    concurrency = values.get("concurrency") or {}
+    if concurrency.get("enabled"):
+        pools, runs = concurrency.get("pools") or {}, concurrency.get("runs") or {}
+        assert not (runs.get("maxConcurrentRuns") is not None and queued.get("maxConcurrentRuns") is not None)
+        assert not (runs.get("tagConcurrencyLimits") and queued.get("tagConcurrencyLimits"))
+        rendered_pools = {
+            name: pools[key]
+            for key, name in (
+                ("defaultLimit", "default_limit"),
+                ("granularity", "granularity"),
+                ("opGranularityRunBuffer", "op_granularity_run_buffer"),
+            )
+            if pools.get(key) is not None
+        }
+        rendered_runs = {}
+        if runs.get("maxConcurrentRuns") is not None:
+            rendered_runs["max_concurrent_runs"] = runs["maxConcurrentRuns"]
+        if runs.get("tagConcurrencyLimits"):
+            rendered_runs["tag_concurrency_limits"] = runs["tagConcurrencyLimits"]
+        instance["concurrency"] = {
+            **({"pools": rendered_pools} if rendered_pools else {}),
+            **({"runs": rendered_runs} if rendered_runs else {}),
+        }
+    if values.get("additionalInstanceConfig"):
+        instance.update(values["additionalInstanceConfig"])
+    return instance
+
+
+def check_instance(instance: dict, folder: Path) -> dict:
+    """Dagster's own validation of an instance configuration (what every Dagster process does first)."""
+    (folder / "dagster.yaml").write_text(yaml.safe_dump(instance))
+    config, _ = dagster_instance_config(str(folder))
+    return config
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_runs_are_kubernetes_jobs_queued_behind_the_airbyte_sync_limit(environment: str) -> None:
+def test_the_rendered_instance_is_one_dagster_accepts(environment: str, tmp_path: Path) -> None:
+    config = check_instance(rendered_instance(helm_values(environment)), tmp_path)
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert config["run_storage"]["config"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+
+
+def test_instance_check_refuses_limits_in_both_places(tmp_path: Path) -> None:
+    """Limits in the run coordinator next to `concurrency` pools: Dagster refuses to start."""
+    values = helm_values("prod")
+    values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"] = [
+        {"key": "airbyte/sync", "value": "true", "limit": 4}
+    ]
+    values["concurrency"]["runs"].pop("tagConcurrencyLimits")
+    with pytest.raises(DagsterInvalidConfigError, match="tag_concurrency_limits"):
+        check_instance(rendered_instance(values), tmp_path)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_runs_are_kubernetes_jobs_queued_behind_the_airbyte_sync_limit(
+    environment: str, tmp_path: Path
+) -> None:
     values = helm_values(environment)
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
-    coordinator = values["dagsterDaemon"]["runCoordinator"]
-    assert coordinator["enabled"] is True
-    assert coordinator["type"] == "QueuedRunCoordinator"
-    queued = coordinator["config"]["queuedRunCoordinator"]
-    limits = {(limit["key"], limit.get("value")): limit["limit"] for limit in queued["tagConcurrencyLimits"]}
+    runs = check_instance(rendered_instance(values), tmp_path)["concurrency"]["runs"]
+    limits = {(limit["key"], limit.get("value")): limit["limit"] for limit in runs["tag_concurrency_limits"]}
     sync_limit = limits.get(("airbyte/sync", "true"))
     assert sync_limit is not None, "no tag concurrency limit on airbyte/sync=true (Airbyte worker protection)"
-    assert 1 <= sync_limit <= queued["maxConcurrentRuns"]
+    assert 1 <= sync_limit <= runs["max_concurrent_runs"]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_pools_allow_one_sync_per_connection(environment: str) -> None:
-    pools = helm_values(environment)["additionalInstanceConfig"]["concurrency"]["pools"]
+def test_pools_allow_one_sync_per_connection(environment: str, tmp_path: Path) -> None:
+    pools = check_instance(rendered_instance(helm_values(environment)), tmp_path)["concurrency"]["pools"]
     assert pools["default_limit"] == 1
     assert pools["granularity"] == "op"
 
