@@ -50,7 +50,10 @@ NOT_SETTINGS: dict[str, str] = {
     "PYTHONUNBUFFERED": "logs reach kubectl logs at once",
     "PYTHONDONTWRITEBYTECODE": "read-only root filesystems",
     "DAGSTER_HOME": "Dagster's instance folder, where the chart mounts dagster.yaml",
+    "DAGSTER_GRPC_MAX_RX_BYTES": "Dagster's gRPC message limit (a 5,000-connection location passes 100 MB)",
+    "DAGSTER_GRPC_MAX_SEND_BYTES": "Dagster's gRPC message limit (a 5,000-connection location passes 100 MB)",
 }
+GRPC_LIMITS = ("DAGSTER_GRPC_MAX_RX_BYTES", "DAGSTER_GRPC_MAX_SEND_BYTES")
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -226,9 +229,24 @@ def test_webserver_and_daemon_get_no_settings_and_no_secrets(environment: str) -
     """They never load the code location (the code server does): giving them secrets only widens exposure."""
     values = helm_values(environment)
     for part in ("dagsterWebserver", "dagsterDaemon"):
-        assert not values[part].get("env"), part
+        assert set(values[part].get("env") or {}) <= set(GRPC_LIMITS), f"{part}: only Dagster's own variables"
         assert not values[part].get("envConfigMaps"), part
         assert not values[part].get("envSecrets"), part
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_code_server_and_its_clients_share_the_grpc_message_limit(environment: str) -> None:
+    """A location too big for one side's limit fails to load (RESOURCE_EXHAUSTED at 5,000 connections)."""
+    values = helm_values(environment)
+    sides = {
+        "webserver": values["dagsterWebserver"].get("env") or {},
+        "daemon": values["dagsterDaemon"].get("env") or {},
+        "code server": code_location(values).get("env") or {},
+    }
+    for name in GRPC_LIMITS:
+        limits = {side: env.get(name) for side, env in sides.items()}
+        assert len(set(limits.values())) == 1 and None not in limits.values(), f"{name}: {limits}"
+        assert int(next(iter(limits.values()))) > 100 * 10**6, "at most Dagster's default: too small at scale"
 
 
 def documents_with_env() -> list[Document]:
