@@ -372,6 +372,7 @@ def import_seconds(env: dict[str, str], module: str) -> float:
 def sensor_ticks(daemon_home: Path, ticks: int, timeout: float, since: float) -> dict[str, Any]:
     from dagster import DagsterInstance
     from dagster._core.scheduler.instigation import TickStatus
+    from dagster._core.storage.dagster_run import RunsFilter
 
     instance = DagsterInstance.from_config(str(daemon_home))
     deadline = time.monotonic() + timeout
@@ -400,7 +401,10 @@ def sensor_ticks(daemon_home: Path, ticks: int, timeout: float, since: float) ->
         "unfinished_tick": (
             {
                 "running_s": round(time.time() - in_progress[0].timestamp, 1),
-                "runs_so_far": len(in_progress[0].run_ids),
+                # a tick records its run ids only when it ends: count the runs the sensor created so far
+                "runs_created_so_far": instance.get_runs_count(
+                    RunsFilter(tags={"dagster/sensor_name": SENSOR})
+                ),
             }
             if in_progress and len(done) < ticks
             else None
@@ -577,7 +581,7 @@ def main() -> int:
             sensor |= {"backlog_events": args.backlog, "inbox_fill_s": round(fill_s, 2), "sensor": SENSOR}
             print(f"  ticks: {sensor['ticks']}", flush=True)
             figures = {
-                "code_server_cold": cold,
+                "code_server_cold": {k: v for k, v in cold.items() if k not in ("port", "pid")},
                 "code_server_warm": {k: v for k, v in warm.items() if k not in ("port", "pid")},
                 "webserver": webserver | {"asset_graph": graph},
                 "run_worker": runs,
