@@ -39,6 +39,54 @@ CONNECTION_ID_VARIABLES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Every variable `load_settings` reads, in one public list: the deployment (deploy/) sets exactly these,
+# which airbyte_platform_tests/deploy checks both ways, and a test pins this list to what
+# `load_settings` actually reads, so a new variable cannot be added here and forgotten there.
+ENVIRONMENT_VARIABLES: tuple[str, ...] = (
+    "AIRBYTE_PLATFORM_MODE",
+    "AIRBYTE_PLATFORM_HOME",
+    "AIRBYTE_CONNECTORS_DIR",
+    "DATALAKE_ROOT",
+    *(name for canonical, aliases in CONNECTION_ID_VARIABLES.items() for name in (canonical, *aliases)),
+    "AIRBYTE_API_URL",
+    "AIRBYTE_API_USERNAME",
+    "AIRBYTE_API_PASSWORD",
+    "AIRBYTE_CLIENT_ID",
+    "AIRBYTE_CLIENT_SECRET",
+    "AIRBYTE_CLOUD",
+    "AIRBYTE_WORKSPACE_ID",
+    "AIRBYTE_DISCOVERY",
+    "AIRBYTE_WEBAPP_URL",
+    "DATABRICKS_HOST",
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_STRIPE_JOB_ID",
+    "DATABRICKS_TRANSFORM_MODE",
+    "DATABRICKS_CLUSTER_ID",
+    "SNOWFLAKE_ACCOUNT",
+    "SNOWFLAKE_USER",
+    "SNOWFLAKE_PASSWORD",
+    "SNOWFLAKE_WAREHOUSE",
+    "SNOWFLAKE_DATABASE",
+    "SNOWFLAKE_SCHEMA",
+    "SNOWFLAKE_ROLE",
+    "SNOWFLAKE_HOST",
+    "SNOWFLAKE_PORT",
+    "SNOWFLAKE_PROTOCOL",
+    "STRIPE_WEBHOOK_SECRET",
+    "AIRBYTE_WEBHOOK_TOKEN",
+    "WEBHOOK_TRIGGER_TOKEN",
+    "WEBHOOK_INBOX_DSN",
+    "WEBHOOK_MAX_BODY_BYTES",
+    "WEBHOOK_HOST",
+    "WEBHOOK_PORT",
+    "CDC_SOURCE_DSN",
+    "CDC_SLOT_NAME",
+    "CDC_MAX_LAG_SECONDS",
+    "CDC_MAX_LAG_BYTES",
+    "ANALYTICS_POSTGRES_DSN",
+)
+
+
 class SettingsError(ValueError):
     """Raised once with every problem found, so a deployment is fixed in one pass."""
 

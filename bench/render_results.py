@@ -121,7 +121,31 @@ def _webhooks(figures: dict[str, Any]) -> list[str]:
     return [*lines, "", *_figure_table(figures)]
 
 
-SECTIONS = {"airbyte_load": _airbyte_load, "airbyte_sync": _airbyte_sync, "webhooks": _webhooks}
+def _scale(figures: dict[str, Any]) -> list[str]:
+    """The deployment's targets at scale, measured against target, then the flat table."""
+    lines = ["| target | limit | measured | met |", "|---|---|---|---|"]
+    names = {
+        "code_server_ready_s": ("code server ready (warm; cold in the table)", " s", "warm"),
+        "code_server_peak_gb": ("code server peak memory", " GB", "measured"),
+        "run_worker_start_s": ("run worker start (RUN_STARTING → RUN_START)", " s", "measured"),
+        "sensor_tick_s": ("sensor tick, 10,000-event backlog (worst tick)", " s", "measured_worst"),
+    }
+    for key, (text, unit, field) in names.items():
+        target = (figures.get("targets") or {}).get(key) or {}
+        met = target.get("met")
+        lines.append(
+            f"| {text} | {_na(target.get('target'), unit)} | {_na(target.get(field), unit)} | "
+            f"{'yes' if met else '**no**' if met is not None else 'n/a'} |"
+        )
+    return [*lines, "", *_figure_table(figures)]
+
+
+SECTIONS = {
+    "airbyte_load": _airbyte_load,
+    "airbyte_sync": _airbyte_sync,
+    "webhooks": _webhooks,
+    "scale": _scale,
+}
 
 
 def render(results: dict[str, Any]) -> str:
