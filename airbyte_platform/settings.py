@@ -84,7 +84,44 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "CDC_MAX_LAG_SECONDS",
     "CDC_MAX_LAG_BYTES",
     "ANALYTICS_POSTGRES_DSN",
+    # the local instance of make dev (the Helm values set the same limits in Kubernetes)
+    "DAGSTER_WEBSERVER_HOST",
+    "DAGSTER_WEBSERVER_PORT",
+    "DAGSTER_MAX_CONCURRENT_RUNS",
+    "AIRBYTE_MAX_CONCURRENT_SYNC_RUNS",
+    # Airbyte job health and tuning
+    "AIRBYTE_PENDING_TIMEOUT_MINUTES",
+    "AIRBYTE_JOB_LIMITS",
+    "AIRBYTE_LARGE_SYNC_CONNECTION_ID",
+    "AIRBYTE_LARGE_SYNC_TIMEOUT_MINUTES",
+    "AIRBYTE_LARGE_SYNC_MAX_RETRIES",
+    "AIRBYTE_LARGE_SYNC_CHECK_INTERVAL_SECONDS",
+    # the Airflow REST API facade
+    "AIRFLOW_API_USERNAME",
+    "AIRFLOW_API_PASSWORD",
+    "AIRFLOW_API_HOST",
+    "AIRFLOW_API_PORT",
+    "DAGSTER_WEBSERVER_URL",
+    # notifications and metrics
+    "NOTIFY_EMAIL_TO",
+    "NOTIFY_EMAIL_FROM",
+    "NOTIFY_ON",
+    "NOTIFY_ROUTES",
+    "NOTIFY_ATTEMPTS",
+    "NOTIFY_WEBHOOK_URL",
+    "DAGSTER_UI_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_SECURITY",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "SLACK_TOKEN",
+    "SLACK_CHANNEL",
+    "SLACK_API_URL",
+    "METRICS_HOST",
+    "METRICS_PORT",
 )
+# Each variable may also be set as AIRFLOW_VAR_<NAME>, the form Airflow deployments used.
 
 
 class SettingsError(ValueError):

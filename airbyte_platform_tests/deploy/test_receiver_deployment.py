@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from airbyte_platform.events.inbox import open_inbox
-from airbyte_platform.events.receiver import __main__ as receiver_main
 from airbyte_platform.events.receiver import build_receiver_app, receiver_config
+from airbyte_platform.events.receiver import server as receiver_server
 from airbyte_platform.events.stripe_signature import stripe_signature_header
 from airbyte_platform.settings import load_settings
 from airbyte_platform_tests.deploy.deploy_files import ENVIRONMENTS, base_documents, only, settings_data
@@ -44,7 +44,7 @@ def receiver_routes(tmp_path: Path) -> set[str]:
 
 def graceful_shutdown_seconds() -> float:
     """The receiver's own `timeout_graceful_shutdown` (read from its source, where uvicorn is started)."""
-    for node in ast.walk(ast.parse(inspect.getsource(receiver_main))):
+    for node in ast.walk(ast.parse(inspect.getsource(receiver_server))):
         if isinstance(node, ast.keyword) and node.arg == "timeout_graceful_shutdown":
             return float(ast.literal_eval(node.value))
     raise AssertionError("the receiver sets no timeout_graceful_shutdown: SIGTERM would drop requests")
