@@ -108,6 +108,8 @@ def main() -> int:
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "command": "python bench/launch.py",
+        # Shared machines: the load says how far the timings are from a quiet run's.
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "import_definitions_seconds": round(definitions, 2),
         "import_dagster_seconds_baseline": round(dagster_floor, 2),
         "launch_to_first_step_seconds": round(ui["launch_to_first_step_seconds"], 1),
