@@ -9,12 +9,8 @@ import dagster as dg
 from airbyte_platform.airflow_compat.dags import DAGS, DagSpec
 from airbyte_platform.events.routes import AIRBYTE_EVENT_DRIVEN_SYNC
 from airbyte_platform.ingestion.catalog import connection_named
-from airbyte_platform.ingestion.sync_ops import RUN_CONFIG_KEY, SyncOp, resolve_connection
+from airbyte_platform.ingestion.sync_ops import RUN_CONFIG_KEY, SYNC_RUN_TAG, SyncOp, resolve_connection
 from airbyte_platform.settings import Settings
-
-# Runs that sync carry this tag; the run queue limits how many run at once (dagster.yaml
-# `run_queue.tag_concurrency_limits`), the total that protects Airbyte's workers.
-SYNC_RUN_TAG = "airbyte/sync"
 
 
 def connection_run_config(ops: list[SyncOp]) -> dg.ConfigMapping:

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from airbyte_platform.airflow_compat.jobs import SYNC_RUN_TAG
+from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
 from airbyte_platform.local_services.postgres import local_postgres_uri
 from airbyte_platform.settings import Settings
 

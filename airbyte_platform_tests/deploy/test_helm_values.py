@@ -14,6 +14,7 @@ import yaml
 from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config
 
+from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
 from airbyte_platform_tests.deploy.deploy_files import (
     ENVIRONMENTS,
     KUSTOMIZE,
@@ -152,7 +153,7 @@ def test_instance_check_refuses_limits_in_both_places(tmp_path: Path) -> None:
     """Limits in the run coordinator next to `concurrency` pools: Dagster refuses to start."""
     values = helm_values("prod")
     values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"] = [
-        {"key": "airbyte/sync", "value": "true", "limit": 4}
+        {"key": SYNC_RUN_TAG, "value": "true", "limit": 4}
     ]
     values["concurrency"]["runs"].pop("tagConcurrencyLimits")
     with pytest.raises(DagsterInvalidConfigError, match="tag_concurrency_limits"):
@@ -167,7 +168,7 @@ def test_runs_are_kubernetes_jobs_queued_behind_the_airbyte_sync_limit(
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     runs = check_instance(rendered_instance(values), tmp_path)["concurrency"]["runs"]
     limits = {(limit["key"], limit.get("value")): limit["limit"] for limit in runs["tag_concurrency_limits"]}
-    sync_limit = limits.get(("airbyte/sync", "true"))
+    sync_limit = limits.get((SYNC_RUN_TAG, "true"))
     assert sync_limit is not None, "no tag concurrency limit on airbyte/sync=true (Airbyte worker protection)"
     assert 1 <= sync_limit <= runs["max_concurrent_runs"]
 
