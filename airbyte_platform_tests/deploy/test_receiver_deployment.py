@@ -24,6 +24,7 @@ from airbyte_platform.events.receiver import server as receiver_server
 from airbyte_platform.events.stripe_signature import stripe_signature_header
 from airbyte_platform.settings import load_settings
 from airbyte_platform_tests.deploy.deploy_files import ENVIRONMENTS, base_documents, only, settings_data
+from airbyte_platform_tests.ports import free_port
 
 STRIPE_SECRET = "whsec_deploy_test_secret"
 
@@ -122,12 +123,6 @@ def test_resources_are_bounded() -> None:
 
 
 # ---- the receiver process, as the Deployment starts it ------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_health(port: int, process: subprocess.Popen, deadline: float) -> None:

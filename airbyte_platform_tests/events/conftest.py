@@ -4,7 +4,6 @@ loopback port, a loopback Airbyte API for job confirmations, and a Dagster insta
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import tempfile
 import threading
@@ -29,6 +28,7 @@ from airbyte_platform.events.stripe_signature import stripe_signature_header
 from airbyte_platform.events.webhook_secrets import WebhookSecrets
 from airbyte_platform.local_services.postgres import local_postgres, local_postgres_uri
 from airbyte_platform.settings import Settings, load_settings
+from airbyte_platform_tests.ports import free_port
 
 STRIPE_SECRET = "whsec_test_events_secret"
 AIRBYTE_TOKEN = "airbyte-path-token-for-tests"
@@ -36,12 +36,6 @@ TRIGGER_TOKEN = "trigger-token-for-tests"
 TEST_SECRETS = WebhookSecrets(
     stripe_secrets=(STRIPE_SECRET,), airbyte_token=AIRBYTE_TOKEN, trigger_token=TRIGGER_TOKEN
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stripe_event(event_id: str, event_type: str = "charge.succeeded") -> bytes:

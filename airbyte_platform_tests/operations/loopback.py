@@ -4,7 +4,6 @@ HTTP server playing Slack's Web API and a webhook endpoint, each recording what 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -14,11 +13,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from airbyte_platform_tests.ports import free_port
 
 
 class _Mailbox:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import requests
 
 from airbyte_platform.local_services.postgres import PID_FILE, postmaster_pid
 from airbyte_platform.settings import PROJECT_ROOT
+from airbyte_platform_tests.ports import free_port
 from airbyte_platform_tests.topology.graphql import DagsterUi
 
 STRIPE_SECRET = "whsec_topology_tests"
@@ -33,12 +33,6 @@ TRIGGER_TOKEN = "trigger-token-topology"
 AIRBYTE_TOKEN = "airbyte-token-topology"
 READY_TIMEOUT = 240.0
 ARTIFACTS = PROJECT_ROOT / ".local" / "test-artifacts" / "topology"  # ignored by git (.local/)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

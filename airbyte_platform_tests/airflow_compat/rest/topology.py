@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,15 +21,11 @@ from pathlib import Path
 
 import requests
 
+from airbyte_platform_tests.ports import free_port
+
 START_TIMEOUT_SECONDS = 120.0
 STAND_IN_MODULE = "airbyte_platform_tests.airflow_compat.rest.stand_in_location"
 USERNAME, PASSWORD = "airflow-caller", "facade-test-password-4d1e"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
