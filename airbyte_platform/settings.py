@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 Mode = Literal["local", "prod"]
@@ -450,6 +450,21 @@ class _Reader:
             return default
         return value
 
+    def json_object(self, name: str, example: str) -> dict[str, Any]:
+        """A JSON object variable ({} when unset); a malformed one is a problem showing `example`."""
+        raw = self.get(name)
+        if raw is None:
+            return {}
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError as error:
+            self.problems.append(f"{name} is not JSON ({error}); expected e.g. {example}")
+            return {}
+        if not isinstance(parsed, dict):
+            self.problems.append(f"{name} must be a JSON object, e.g. {example}")
+            return {}
+        return parsed
+
     def url(
         self, name: str, why: str, required: bool, schemes: tuple[str, ...] = ("http", "https")
     ) -> str | None:
@@ -670,20 +685,10 @@ def _large_sync_settings(env: _Reader) -> LargeSyncSettings | None:
 
 
 def _job_limits(env: _Reader) -> dict[str, JobLimits]:
-    raw = env.get("AIRBYTE_JOB_LIMITS")
-    if raw is None:
-        return {}
-    example = '{"big_connection": {"timeout_minutes": 720, "check_interval": 60, "max_retries": 5}}'
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as error:
-        env.problems.append(f"AIRBYTE_JOB_LIMITS is not JSON ({error}); expected e.g. {example}")
-        return {}
-    if not isinstance(parsed, dict):
-        env.problems.append(
-            f"AIRBYTE_JOB_LIMITS must be a JSON object keyed by connection name, e.g. {example}"
-        )
-        return {}
+    parsed = env.json_object(
+        "AIRBYTE_JOB_LIMITS",
+        '{"big_connection": {"timeout_minutes": 720, "check_interval": 60, "max_retries": 5}}',
+    )
     limits: dict[str, JobLimits] = {}
     for name, value in parsed.items():
         try:
@@ -760,18 +765,10 @@ def _addresses(env: _Reader, name: str, raw: object) -> tuple[str, ...]:
 
 
 def _notification_routes(env: _Reader, defaults: NotificationRoute) -> dict[str, NotificationRoute]:
-    raw = env.get("NOTIFY_ROUTES")
-    if raw is None:
-        return {}
-    example = '{"job:stripe_datalake_pipeline": {"on": ["failure"], "email_to": ["finance@example.com"]}}'
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as error:
-        env.problems.append(f"NOTIFY_ROUTES is not JSON ({error}); expected e.g. {example}")
-        return {}
-    if not isinstance(parsed, dict):
-        env.problems.append(f"NOTIFY_ROUTES must be a JSON object, e.g. {example}")
-        return {}
+    parsed = env.json_object(
+        "NOTIFY_ROUTES",
+        '{"job:stripe_datalake_pipeline": {"on": ["failure"], "email_to": ["finance@example.com"]}}',
+    )
     routes: dict[str, NotificationRoute] = {}
     for key, value in parsed.items():
         where = f"NOTIFY_ROUTES[{key!r}]"
