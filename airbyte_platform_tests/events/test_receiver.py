@@ -288,3 +288,22 @@ def test_extra_routes_are_served_beside_the_webhooks(start_receiver, sqlite_dsn,
         thread.join(10)
     # The mounted app's literal segments stay readable in the access log; its parameters do not.
     assert redact_path("/api/v1/dags/secret-dag?x=1") == "/api/v1/dags/***?***"
+
+
+def test_successful_health_probes_stay_out_of_the_access_log_and_failures_do_not():
+    import logging
+
+    from airbyte_platform.events.receiver.access_log import HealthyProbeFilter
+
+    def record(method: str, path: str, status: int) -> logging.LogRecord:
+        # uvicorn's access record: client, method, path, HTTP version, status
+        return logging.LogRecord(
+            "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+            ("127.0.0.1:1", method, path, "1.1", status), None,
+        )  # fmt: skip
+
+    probe = HealthyProbeFilter()
+    assert not probe.filter(record("GET", "/health", 200))
+    assert not probe.filter(record("GET", "/health/", 200))
+    assert probe.filter(record("GET", "/health", 503))  # an unhealthy receiver is worth a line
+    assert probe.filter(record("POST", "/webhooks/stripe", 200))

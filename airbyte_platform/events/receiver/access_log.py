@@ -54,9 +54,21 @@ class PathRedactionFilter(logging.Filter):
         return True
 
 
+class HealthyProbeFilter(logging.Filter):
+    """Drop `GET /health` answered 200: probes (Kubernetes, make dev's readiness wait) would fill the log.
+    A health check that fails is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (
+            len(args) >= 5 and args[1] == "GET" and str(args[2]).rstrip("/") == "/health" and args[4] == 200
+        )
+
+
 def install_access_log_redaction(routes: Iterable[BaseRoute]) -> None:
     """Allow the literal segments of `routes`, and attach the filter once per process."""
     _KNOWN_SEGMENTS.update(route_segments(routes))
     logger = logging.getLogger(ACCESS_LOGGER)
-    if not any(isinstance(existing, PathRedactionFilter) for existing in logger.filters):
-        logger.addFilter(PathRedactionFilter())
+    for kind in (PathRedactionFilter, HealthyProbeFilter):
+        if not any(isinstance(existing, kind) for existing in logger.filters):
+            logger.addFilter(kind())
