@@ -78,6 +78,20 @@ def _selection(dag: DagSpec, ops: list[SyncOp]) -> dg.AssetSelection:
     return named | named.upstream(depth=1, include_self=False)
 
 
+def _executor(dag: DagSpec, ops: list[SyncOp]) -> dg.ExecutorDefinition | None:
+    """In-process for a DAG whose work is one chain; the code location's multiprocess executor (None)
+    where syncs of several connections can run side by side, as the DAG's parallel tasks did.
+
+    A run is its own process either way. A chain gains nothing from a process per step and pays a
+    bootstrap for each: stripe_datalake_pipeline took 70 s through the UI path against 31 s in-process.
+    """
+    if dag.dag_id == AIRBYTE_EVENT_DRIVEN_SYNC:
+        return None
+    keys = set(dag.asset_keys)
+    connections = {op.op_name for op in ops if keys.intersection(op.keys)}
+    return dg.in_process_executor if len(connections) <= 1 else None
+
+
 def build_airflow_jobs(
     settings: Settings, check_keys: Iterable[dg.AssetCheckKey], ops: Iterable[SyncOp] = ()
 ) -> tuple[list[dg.UnresolvedAssetJobDefinition], list[dg.ScheduleDefinition]]:
@@ -102,6 +116,7 @@ def build_airflow_jobs(
                 **dag.tags,
             },
             op_retry_policy=dag.retry_policy,
+            executor_def=_executor(dag, ops),
             config=connection_run_config(ops) if dag.dag_id == AIRBYTE_EVENT_DRIVEN_SYNC else None,
         )
         jobs.append(job)
