@@ -18,10 +18,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import dagster as dg
-
 from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteClient
-from airbyte_platform.ingestion.airbyte_server.endpoints import credential_hint, endpoints_for
+from airbyte_platform.ingestion.airbyte_server.endpoints import endpoints_for
 from airbyte_platform.ingestion.airbyte_server.jobs import AirbyteJobRunner
 from airbyte_platform.ingestion.airbyte_server.polling import Clock, PollSchedule
 from airbyte_platform.settings import Settings, get_settings
@@ -76,22 +74,15 @@ class AirbyteHook:
         if settings.airbyte is None:
             raise ValueError("no Airbyte settings: set AIRBYTE_API_URL and the Airbyte credentials")
         airbyte = settings.airbyte
-        endpoints = endpoints_for(airbyte)
+        # The deployment's own client (URLs, credentials, hints), with the hook's retry count.
+        from airbyte_platform.ingestion.airbyte_server.defs import build_workspace
 
-        def secret(name: str | None) -> str | None:
-            return dg.EnvVar(name).get_value() if name else None
-
-        client = ResilientAirbyteClient(
-            rest_api_base_url=endpoints.rest_api_base_url,
-            configuration_api_base_url=endpoints.configuration_api_base_url,
-            workspace_id=airbyte.workspace_id,
-            username=secret(airbyte.username_var),
-            password=secret(airbyte.password_var),
-            client_id=secret(airbyte.client_id_var),
-            client_secret=secret(airbyte.client_secret_var),
-            request_max_retries=max_retries,
-            credential_hint=credential_hint(airbyte),
+        client = (
+            build_workspace(settings, resolve_secrets=True)
+            .get_client()
+            .model_copy(update={"request_max_retries": max_retries})
         )
+        endpoints = endpoints_for(airbyte)
         return cls(
             airbyte.api_url or endpoints.rest_api_base_url, max_retries=max_retries, client=client, **kwargs
         )
