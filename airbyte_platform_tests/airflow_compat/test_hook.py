@@ -169,3 +169,9 @@ def test_locally_the_same_calls_run_the_embedded_runner(tmp_path: Path):
     assert validate_sync_results(min_records=100, ti=ti)["passed"]
     with pytest.raises(ValueError, match="unknown connection 'nope'"):
         hook.trigger_sync("nope")
+
+
+def test_the_deployment_hook_reads_its_settings_and_keeps_the_callers_retries(prod_settings, airbyte_server):
+    hook = AirbyteHook.from_settings(prod_settings, max_retries=7)
+    assert hook.client.request_max_retries == 7
+    assert STRIPE_PG in {c["connectionId"] for c in hook.list_connections()}
