@@ -30,9 +30,9 @@ def _check_keys(defs: dg.Definitions) -> list[dg.AssetCheckKey]:
     return keys
 
 
-# Steps fork from a server process that has imported the code location once per run, instead of
-# each step process importing it again (a UI-launched run of stripe_datalake_pipeline took 56-80 s
-# against ~20 s in-process, mostly imports). Steps still run in processes of their own.
+# Jobs that sync several connections side by side: steps fork from a server process that imported
+# the code location once per run, instead of each step process importing it again. (Single-chain
+# jobs run their steps in the run's own process: airflow_compat/jobs.py.)
 STEP_EXECUTOR = dg.multiprocess_executor.configured(
     {"start_method": {"forkserver": {"preload_modules": [__name__]}}}
 )
