@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
@@ -77,7 +78,10 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., ReceiverProcess]]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(
-        *options: str, inbox_dir: Path | None = None, wrapper: list[str] | None = None
+        *options: str,
+        inbox_dir: Path | None = None,
+        inbox_dsn: str | None = None,
+        wrapper: list[str] | None = None,
     ) -> ReceiverProcess:
         port = free_port()
         inbox = (inbox_dir or tmp_path / "inbox") / "inbox.sqlite3"
@@ -91,7 +95,7 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., ReceiverProcess]]:
         env.pop("AIRBYTE_PLATFORM_MODE", None)
         command = [
             sys.executable, "-m", "airbyte_platform.events.receiver", "--port", str(port),
-            "--inbox", f"sqlite:///{inbox}", "--log-level", "info", *options,
+            "--inbox", inbox_dsn or f"sqlite:///{inbox}", "--log-level", "info", *options,
         ]  # fmt: skip
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -112,6 +116,43 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., ReceiverProcess]]:
 
 
 # -- the inbox under the receiver ------------------------------------------------------------------
+def test_a_postgres_inbox_turned_read_only_while_running_fails_health_and_posts_then_recovers(
+    launch, pg_inbox_dsn
+):
+    """The production inbox becomes read-only under a running receiver (a failover to a replica,
+    `default_transaction_read_only`): /health and every POST answer 503, nothing is acknowledged,
+    and once the database is writable again the sender's retry is stored. (A read-only SQLite
+    file cannot be simulated while it is open: the kernel refuses to remount a filesystem read-only
+    while a process holds files on it open for writing; the SQLite case is covered at start-up.)"""
+    receiver = launch(inbox_dsn=pg_inbox_dsn)
+    assert receiver.post_stripe("evt_before_failover") == 200
+    with psycopg.connect(pg_inbox_dsn, autocommit=True) as admin:
+        database = admin.execute("SELECT current_database()").fetchone()[0]
+        admin.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+        try:
+            admin.execute(  # the receiver's connections are cut, as in a failover
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert receiver.health() == 503
+            assert receiver.post_stripe("evt_during_failover") == 503
+            assert receiver.health() == 503  # stays unhealthy, not only the first probe
+        finally:
+            admin.execute(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    deadline = time.monotonic() + 30
+    while receiver.health() != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert receiver.health() == 200
+    assert receiver.post_stripe("evt_during_failover") == 200  # Stripe's retry
+    with open_inbox(pg_inbox_dsn) as inbox:
+        assert sorted(inbox.event_ids()) == ["evt_before_failover", "evt_during_failover"]
+    assert "read-only transaction" in receiver.log.read_text()
+
+
 @pytest.mark.parametrize("how", ["deleted", "moved"])
 def test_a_deleted_or_moved_inbox_makes_health_and_posts_fail_never_2xx(launch, tmp_path, how):
     receiver = launch()
