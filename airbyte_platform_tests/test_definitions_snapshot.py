@@ -1,4 +1,8 @@
-"""Every asset key, check, job, schedule and sensor, pinned: a rename must be a deliberate act.
+"""Every asset key, check, job, schedule and sensor, and the spec data behind them, pinned: a rename
+or a changed dep, tag, metadata key, check spec or job selection must be a deliberate act.
+
+Three code locations: local (embedded runner), prod with discovery off (declared connections only),
+and prod against a fixture workspace on the loopback Airbyte server (declared + discovered).
 
 Run `pytest airbyte_platform_tests/test_definitions_snapshot.py --update-snapshots` after an
 intended change and commit the snapshot diff with it.
@@ -12,6 +16,8 @@ import pytest
 
 from airbyte_platform.definitions import build_definitions
 from airbyte_platform.settings import load_settings
+from airbyte_platform_tests.airbyte_server.conftest import PASSWORD, USERNAME, build_state
+from airbyte_platform_tests.airbyte_server.fake_airbyte import FakeAirbyteServer
 from airbyte_platform_tests.definitions_inventory import inventory
 from airbyte_platform_tests.test_settings import PROD_PLACEHOLDERS
 
@@ -26,9 +32,25 @@ def _settings(mode: str, home: Path):
     )
 
 
-@pytest.mark.parametrize("mode", ["local", "prod"])
-def test_definitions_match_snapshot(mode, tmp_path, request):
-    text = inventory(build_definitions(_settings(mode, tmp_path)))
+def _fixture_workspace_inventory(home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AIRBYTE_API_USERNAME", USERNAME)  # read through EnvVar, as in a deployment
+    monkeypatch.setenv("AIRBYTE_API_PASSWORD", PASSWORD)
+    server = FakeAirbyteServer(build_state(), username=USERNAME, password=PASSWORD).start()
+    try:
+        settings = load_settings(
+            {**PROD_PLACEHOLDERS, "AIRBYTE_PLATFORM_HOME": str(home), "AIRBYTE_API_URL": server.url}
+        )
+        return inventory(build_definitions(settings))
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("mode", ["local", "prod", "prod_workspace"])
+def test_definitions_match_snapshot(mode, tmp_path, request, monkeypatch):
+    if mode == "prod_workspace":
+        text = _fixture_workspace_inventory(tmp_path, monkeypatch)
+    else:
+        text = inventory(build_definitions(_settings(mode, tmp_path)))
     path = SNAPSHOTS / f"definitions_{mode}.txt"
     if request.config.getoption("--update-snapshots") or not path.exists():
         path.write_text(text)
