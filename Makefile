@@ -39,7 +39,10 @@ demo: install
 
 test: install browser
 	$(BIN)/ruff check airbyte_platform airbyte_platform_tests bench
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -rs
+	@echo "== lane 1: unit and integration tests against real local services"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -rs -m "not slow and not e2e" --durations=10
+	@echo "== lane 2: end to end (make dev's topology through GraphQL, HTTP and a browser; make demo) and slow tests"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -rs -m "e2e or slow" --durations=10
 
 dev: install
 	$(BIN)/python -m airbyte_platform.dev

@@ -15,7 +15,7 @@ import yaml
 from airbyte_platform.local_services.postgres import PID_FILE, postmaster_pid
 from airbyte_platform.settings import PROJECT_ROOT
 
-pytestmark = pytest.mark.xdist_group("spark")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("spark")]
 
 
 @pytest.mark.timeout(600)

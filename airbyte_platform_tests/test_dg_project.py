@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from airbyte_platform.definitions import build_definitions
 from airbyte_platform.settings import load_settings
 
@@ -22,12 +24,14 @@ def _dg(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(DG), *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # dg resolves the project and loads the definitions in a subprocess (~30-80 s)
 def test_dg_check_defs_passes(tmp_path):
     result = _dg("check", "defs", home=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_dg_list_defs_lists_what_the_code_location_serves(tmp_path):
     result = _dg("list", "defs", "--json", home=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from airbyte_platform.definitions import build_definitions
 from airbyte_platform.ingestion.embedded_resource import EmbeddedAirbyteResource
 from airbyte_platform.settings import load_settings
 
-pytestmark = pytest.mark.xdist_group("spark")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("spark")]
 
 
 def _run(home, job_name: str, overrides: dict | None = None) -> dg.ExecuteInProcessResult:

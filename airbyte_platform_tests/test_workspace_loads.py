@@ -8,9 +8,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.e2e  # loads workspace.yaml as `dagster dev` does, in a subprocess
 def test_workspace_yaml_loads_the_code_location() -> None:
     dagster = Path(sys.executable).with_name("dagster")
     with tempfile.TemporaryDirectory() as dagster_home, tempfile.TemporaryDirectory() as platform_home:

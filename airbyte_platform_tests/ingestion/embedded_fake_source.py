@@ -35,6 +35,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 SPEC = {
@@ -146,11 +147,13 @@ def rows(stream: str, config: dict[str, Any]) -> list[tuple[int, dict[str, Any]]
     return produced
 
 
-def fail(mode: str, stream: str) -> None:
+def fail(mode: str, stream: str, pid_file: str | None = None) -> None:
     sys.stdout.flush()
     if mode == "malformed":
         print("this line is not JSON", flush=True)
         time.sleep(30)  # the runner must stop us, not wait for us
+        if pid_file:  # proof that it waited for us instead
+            Path(f"{pid_file}.survived").write_text("the runner waited for the connector")
     elif mode == "crash":
         sys.stderr.write("Traceback (most recent call last):\nRuntimeError: boom while reading\n")
         sys.stderr.flush()
@@ -240,7 +243,7 @@ def read(config: dict[str, Any], catalog: dict[str, Any], state: list[dict[str, 
             if after is not None and value <= after:
                 continue
             if failure and emitted == failure.get("after", 0):
-                fail(failure["mode"], name)
+                fail(failure["mode"], name, config.get("pid_file"))
             emit({"type": "RECORD", "record": {"stream": name, "data": record, "emitted_at": EMITTED_AT}})
             emitted += 1
             cursor = value

@@ -60,16 +60,19 @@ def test_crash_mid_stream_keeps_previous_data_and_state(synced, pg_runner):
     assert (result.records_synced, result.total_rows) == (50, 150)
 
 
-def test_malformed_line_fails_fast_and_stops_the_connector(fake_connection, lake_runner):
+def test_malformed_line_fails_fast_and_stops_the_connector(fake_connection, lake_runner, tmp_path):
+    pid_file = tmp_path / "connector.pid"
     connection = fake_connection(
-        streams=(ITEMS,), config={"records": 100, "fail": {"mode": "malformed", "after": 20}}
+        streams=(ITEMS,),
+        config={"records": 100, "fail": {"mode": "malformed", "after": 20}, "pid_file": str(pid_file)},
     )
 
-    started = time.monotonic()
     with pytest.raises(EmbeddedSyncError, match=r"stream 'items': malformed line \d+ on stdout \(not JSON\)"):
         lake_runner.sync(connection)
 
-    assert time.monotonic() - started < 15  # the connector sleeps 30 s after the bad line: it was stopped
+    # The connector sleeps 30 s after the bad line, then leaves a marker: it was stopped, not awaited.
+    assert pid_file.exists() and not Path(f"{pid_file}.survived").exists()
+    assert not Path(f"/proc/{pid_file.read_text()}").exists()
     assert lake_files(f"{lake_runner.lake_root}/airbyte/{connection.source}/items") == []
 
 

@@ -61,8 +61,10 @@ def test_a_connector_flooding_stderr_does_not_block_and_its_tail_is_kept(tmp_pat
 # ------------------------------------------------------------------ the connector never outlives the runner
 
 RUNNER = """
-import logging, pickle, sys
+import logging, pickle, signal, sys
 from pathlib import Path
+# A plain script: SIGTERM's default action, whatever disposition the test worker passed down.
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner
 
 connection, lake_root, config = pickle.loads(Path(sys.argv[1]).read_bytes())
@@ -71,6 +73,11 @@ EmbeddedAirbyteRunner(connectors_dir=Path(sys.argv[2]), lake_root=lake_root, pos
     connection, config=config
 )
 """
+
+
+def _signal_masks(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return ", ".join(line for line in status if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
 
 
 def _alive(pid: int) -> bool:
@@ -114,8 +121,12 @@ def test_the_connector_dies_with_the_runner_whatever_ends_it(fake_connection, tm
     try:
         connector = _hanging_connector_pid(pid_file)
         assert os.getpgid(connector) == connector != os.getpgid(runner.pid)  # its own process group
+        signals = _signal_masks(runner.pid)
         runner.send_signal(ending)
-        runner.wait(timeout=30)
+        try:
+            runner.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the runner outlived {ending.name} by 30 s; its signal masks before: {signals}")
 
         assert _wait_for(lambda: not _alive(connector), 10), "the connector outlived the runner"
     finally:

@@ -8,7 +8,6 @@ import itertools
 import json
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -412,18 +411,15 @@ def test_fail_after_crashes_the_process_after_exactly_n_records(tmp_path):
     assert b"fail_after" in completed.stderr
 
 
-def test_emission_is_fast(tmp_path):
-    """A sanity bound far below the measured rate (bench/embedded_sync.py measures it properly)."""
+def test_read_emits_exactly_the_configured_records(tmp_path):
+    """The count only: the emission rate is measured by bench/embedded_sync.py (`raw`), not asserted here."""
     stripe = Source("stripe", tmp_path)
-    config = stripe._file("config.json", {"records": 40_000})
+    config = stripe._file("config.json", {"records": 5_000})
     catalog = stripe._file("catalog.json", stripe.configured(["charges"]))
-    started = time.monotonic()
     completed = subprocess.run(
         [sys.executable, "-m", MODULE, "stripe", "read", "--config", config, "--catalog", catalog],
         stdout=subprocess.PIPE,
         check=True,
         timeout=120,
     )
-    elapsed = time.monotonic() - started
-    assert completed.stdout.count(b'"type":"RECORD"') == 40_000
-    assert 40_000 / elapsed > 10_000, f"{40_000 / elapsed:,.0f} records/s"
+    assert completed.stdout.count(b'"type":"RECORD"') == 5_000

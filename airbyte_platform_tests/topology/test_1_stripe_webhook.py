@@ -16,7 +16,7 @@ from airbyte_platform.events.stripe_signature import stripe_signature_header
 
 from .conftest import STRIPE_SECRET, Topology
 
-pytestmark = pytest.mark.xdist_group("topology")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("topology")]
 SENSOR_WAIT = 150.0  # the sensor ticks every 30 s once the daemon has loaded the code location
 
 

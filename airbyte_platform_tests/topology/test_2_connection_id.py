@@ -11,7 +11,7 @@ from airbyte_platform.ingestion.catalog import connection_named
 from .conftest import Topology
 from .graphql import LaunchError
 
-pytestmark = pytest.mark.xdist_group("topology")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("topology")]
 
 
 def _materialized(instance: dg.DagsterInstance, run_id: str) -> set[str]:

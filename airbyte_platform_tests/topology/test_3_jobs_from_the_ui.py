@@ -10,7 +10,7 @@ from airbyte_platform.airflow_compat.dags import DAG_IDS
 
 from .conftest import Topology
 
-pytestmark = pytest.mark.xdist_group("topology")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("topology")]
 
 
 def _check_events(instance: dg.DagsterInstance, run_id: str) -> tuple[set[str], dict[str, tuple[bool, bool]]]:

@@ -13,7 +13,7 @@ import pytest
 
 from .conftest import Topology
 
-pytestmark = pytest.mark.xdist_group("topology")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("topology")]
 LONG_SYNC = {"stripe_to_s3": {"records": 3_000_000}}
 
 

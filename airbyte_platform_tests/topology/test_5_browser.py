@@ -19,7 +19,7 @@ from airbyte_platform.settings import PROJECT_ROOT
 
 from .conftest import Topology
 
-pytestmark = pytest.mark.xdist_group("topology")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("topology")]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOTS = PROJECT_ROOT / ".local" / "test-artifacts" / "browser"
 JOB = "stripe_datalake_pipeline"

@@ -128,6 +128,7 @@ def test_an_unknown_cluster_names_the_cluster_variable(
     assert not fake_databricks.calls("POST", "/api/2.2/jobs/runs/submit")
 
 
+@pytest.mark.slow  # a local Spark session runs the uploaded script: ~1-2 min on 2 cores
 @pytest.mark.xdist_group("spark")
 def test_full_pipes_round_trip_runs_the_uploaded_script(
     fake_databricks: FakeDatabricks, prod_settings: ProdSettings, tmp_path: Path

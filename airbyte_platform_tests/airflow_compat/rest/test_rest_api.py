@@ -21,7 +21,7 @@ from airbyte_platform.airflow_compat.rest.dagster_api import DagsterWebserver
 from .spec import PROBLEM_JSON, validated
 from .topology import PASSWORD, USERNAME, Topology, running_topology
 
-pytestmark = pytest.mark.xdist_group("airflow_rest")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow_rest")]
 AUTH = (USERNAME, PASSWORD)
 RUN_TIMEOUT_SECONDS = 180.0
 
