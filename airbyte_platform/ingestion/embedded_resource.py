@@ -1,4 +1,4 @@
-"""The local-mode `airbyte` resource: syncs declared connections with the embedded runner.
+"""The local-mode `airbyte` resource (a `SyncBackend`): syncs declared connections with the embedded runner.
 
 It reports the same materialization metadata a real Airbyte sync reports in prod (row counts,
 column schema, table or lake path, records, bytes, duration, sync id), so the Dagster UI plots the
@@ -18,6 +18,7 @@ from pydantic import Field
 from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
 from airbyte_platform.ingestion.destinations import DestinationsResource
 from airbyte_platform.ingestion.embedded.defaults import CHECKPOINT_SECONDS, LOCK_TIMEOUT_SECONDS
+from airbyte_platform.ingestion.sync_target import SyncTarget
 from airbyte_platform.quality.min_records import min_records_result
 
 if TYPE_CHECKING:
@@ -58,9 +59,15 @@ class EmbeddedAirbyteResource(dg.ConfigurableResource):
         )
 
     def sync_connection(
-        self, context: dg.AssetExecutionContext, connection: ConnectionSpec
+        self, context: dg.AssetExecutionContext, target: SyncTarget
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        """Sync the selected streams of `connection`, then report each stream and its min-records check."""
+        """Sync the selected streams of `target`, then report each stream and its min-records check."""
+        connection = target.declared
+        if connection is None:  # only declared connections have a local stand-in to run
+            raise dg.Failure(
+                f"connection {target.name!r} is not declared in connections.yaml: the embedded runner "
+                "only syncs declared connections (their local stand-ins)"
+            )
         selected = selected_streams(context, connection)
         context.log.info(
             f"Syncing {len(selected)} of {len(connection.streams)} streams of {connection.name} "

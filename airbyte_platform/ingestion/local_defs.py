@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from airbyte_platform.ingestion.connection_assets import build_local_ingestion_assets
 from airbyte_platform.ingestion.destinations import DestinationsResource
 from airbyte_platform.ingestion.embedded_resource import EmbeddedAirbyteResource
+from airbyte_platform.ingestion.sync_assets import declared_sync_assets
 from airbyte_platform.settings import Settings
 
 
 def build_local_ingestion_defs(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=build_local_ingestion_assets(settings))
+    return dg.Definitions(assets=[assets for _, assets in declared_sync_assets(settings)])
 
 
 def build_local_ingestion_resources(settings: Settings) -> dict[str, object]:

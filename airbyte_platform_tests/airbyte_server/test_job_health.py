@@ -61,7 +61,7 @@ def test_the_pending_limit_comes_from_the_settings(tmp_path):
 
 
 def _target(workspace: AirbyteServerWorkspace, connection_id: str, name: str, declared=None):
-    from airbyte_platform.ingestion.airbyte_server.targets import SyncTarget
+    from airbyte_platform.ingestion.sync_target import SyncTarget
 
     return SyncTarget(
         connection_id=connection_id,

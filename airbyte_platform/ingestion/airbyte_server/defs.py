@@ -23,11 +23,7 @@ import dagster as dg
 from dagster._core.definitions.definitions_load_context import StateBackedDefinitionsLoader
 
 from airbyte_platform.gc_pause import paused_cyclic_gc
-from airbyte_platform.ingestion.airbyte_server.assets import (
-    declared_assets,
-    discovered_assets,
-    reserved_key_parts,
-)
+from airbyte_platform.ingestion.airbyte_server.discovered_assets import discovered_assets, reserved_key_parts
 from airbyte_platform.ingestion.airbyte_server.endpoints import credential_hint, endpoints_for
 from airbyte_platform.ingestion.airbyte_server.reset import build_reset_job
 from airbyte_platform.ingestion.airbyte_server.snapshot import (
@@ -37,8 +33,9 @@ from airbyte_platform.ingestion.airbyte_server.snapshot import (
     snapshot_path,
     write_snapshot,
 )
-from airbyte_platform.ingestion.airbyte_server.targets import REFRESH_COMMAND
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
+from airbyte_platform.ingestion.sync_assets import declared_sync_assets
+from airbyte_platform.ingestion.sync_target import REFRESH_COMMAND
 from airbyte_platform.settings import AirbyteApiSettings, Settings
 
 DEFS_STATE_KEY = "airbyte_platform/airbyte_workspace_snapshot"
@@ -123,7 +120,7 @@ def build_airbyte_defs(settings: Settings, snapshot: WorkspaceSnapshot | None) -
 
 
 def _build_airbyte_defs(settings: Settings, snapshot: WorkspaceSnapshot | None) -> dg.Definitions:
-    declared = declared_assets(settings, snapshot)
+    declared = declared_sync_assets(settings, snapshot)
     declared_ids = {target.connection_id for target, _ in declared}
     discovered = discovered_assets(snapshot, declared_ids) if snapshot is not None else []
     built = sorted([*declared, *discovered], key=lambda pair: pair[0].op_name)

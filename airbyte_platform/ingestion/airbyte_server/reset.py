@@ -21,8 +21,8 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from airbyte_platform.ingestion.airbyte_server.targets import SyncTarget
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
+from airbyte_platform.ingestion.sync_target import SyncTarget
 
 RESET_JOB_NAME = "airbyte_reset_connection"
 RESET_OP_NAME = "reset_airbyte_connection"  # must differ from the job (graph) name

@@ -28,11 +28,10 @@ from airbyte_platform.ingestion.airbyte_server.snapshot import (
     WorkspaceSnapshot,
 )
 from airbyte_platform.ingestion.naming import clean_name
+from airbyte_platform.ingestion.sync_assets import CONNECTION_ID_KEY, CONNECTION_NAME_KEY
 
 DISCOVERED_PREFIX = "airbyte"
 _AIRBYTE = AirbyteMetadataSet.namespace()
-CONNECTION_ID_KEY = f"{_AIRBYTE}/connection_id"
-CONNECTION_NAME_KEY = f"{_AIRBYTE}/connection_name"
 STREAM_PREFIX_KEY = f"{_AIRBYTE}/stream_prefix"
 TABLE_NAME_KEY = f"{TableMetadataSet.namespace()}/table_name"
 

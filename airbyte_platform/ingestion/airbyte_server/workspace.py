@@ -28,10 +28,11 @@ from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteCli
 from airbyte_platform.ingestion.airbyte_server.discovery import fetch_snapshot
 from airbyte_platform.ingestion.airbyte_server.endpoints import job_url
 from airbyte_platform.ingestion.airbyte_server.jobs import AirbyteJobRunner, FinishedJob
-from airbyte_platform.ingestion.airbyte_server.materialize import SyncEvent, SyncReport, sync_events
+from airbyte_platform.ingestion.airbyte_server.materialize import SyncReport, sync_events
 from airbyte_platform.ingestion.airbyte_server.polling import Clock, PollSchedule
 from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
-from airbyte_platform.ingestion.airbyte_server.targets import REFRESH_COMMAND, SyncTarget
+from airbyte_platform.ingestion.sync_assets import SyncEvent
+from airbyte_platform.ingestion.sync_target import REFRESH_COMMAND, SyncTarget
 from airbyte_platform.settings import JobLimits, parse_job_limits
 
 DAY = 24 * 3600.0

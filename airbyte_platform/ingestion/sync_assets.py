@@ -1,23 +1,16 @@
-"""Sync targets and their multi-assets: declared connections, then every other discovered one.
+"""The one factory of sync assets, for both modes: a multi-asset per connection, an asset per stream.
 
-Declared connections keep the keys, groups and min-records checks of local mode (built from the
-same specs); a discovered connection with a declared connection's id is that declared connection.
-One multi-asset per connection (a sync is per connection), `can_subset=True`, sorted by op name so
-the order of definitions never depends on the listing.
+Local (embedded runner) and prod (Airbyte server) build the same assets from the same `SyncTarget`:
+same keys, specs, tags, metadata keys, min-records checks, op tags, pool and run config. Only the
+`airbyte` resource differs; it implements `SyncBackend`.
 """
 
+# No `from __future__ import annotations`: Dagster reads the compute function's `context` annotation.
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import dagster as dg
 
-from airbyte_platform.ingestion.airbyte_server.materialize import SyncEvent
-from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
-from airbyte_platform.ingestion.airbyte_server.targets import StreamTarget, SyncTarget
-from airbyte_platform.ingestion.airbyte_server.translator import (
-    CONNECTION_ID_KEY,
-    CONNECTION_NAME_KEY,
-    PlatformAirbyteTranslator,
-)
 from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
 from airbyte_platform.ingestion.specs import connection_id_for, destination_location, stream_asset_spec
 from airbyte_platform.ingestion.sync_ops import (
@@ -26,8 +19,27 @@ from airbyte_platform.ingestion.sync_ops import (
     sync_op_tags,
     sync_pool,
 )
+from airbyte_platform.ingestion.sync_target import StreamTarget, SyncTarget
 from airbyte_platform.quality.min_records import min_records_check_specs
 from airbyte_platform.settings import Settings
+
+if TYPE_CHECKING:
+    from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
+
+SyncEvent = dg.MaterializeResult | dg.AssetCheckResult | dg.AssetMaterialization
+
+# The connection a stream belongs to, under dagster-airbyte's metadata namespace (AirbyteMetadataSet),
+# written out so that local mode does not import dagster-airbyte to name two keys.
+CONNECTION_ID_KEY = "dagster-airbyte/connection_id"
+CONNECTION_NAME_KEY = "dagster-airbyte/connection_name"
+
+
+class SyncBackend(Protocol):
+    """What the `airbyte` resource does in either mode: sync the selected streams of one target."""
+
+    def sync_connection(
+        self, context: dg.AssetExecutionContext, target: SyncTarget
+    ) -> Iterator[SyncEvent]: ...
 
 
 def build_sync_assets(
@@ -44,7 +56,8 @@ def build_sync_assets(
     def sync(context: dg.AssetExecutionContext, _inputs: object) -> Iterator[SyncEvent]:
         if runs_for_another_connection(context.op_execution_context, target.connection_id, target.name):
             return iter(())
-        return context.resources.airbyte.sync_connection(context, target)
+        backend: SyncBackend = context.resources.airbyte
+        return backend.sync_connection(context, target)
 
     op = dg.OpDefinition(
         name=target.op_name,
@@ -74,8 +87,9 @@ def _output_name(key: dg.AssetKey) -> str:
 
 
 def declared_target(
-    connection: ConnectionSpec, settings: Settings, snapshot: WorkspaceSnapshot | None
+    connection: ConnectionSpec, settings: Settings, snapshot: "WorkspaceSnapshot | None" = None
 ) -> SyncTarget:
+    """A declared connection as a sync target; `snapshot` (prod) adds the sync modes Airbyte reports."""
     connection_id = connection_id_for(connection, settings)
     discovered = {c.connection_id: c for c in snapshot.connections}.get(connection_id) if snapshot else None
     modes = {s.name: s.sync_mode for s in discovered.streams} if discovered else {}
@@ -101,9 +115,10 @@ def declared_target(
     )
 
 
-def declared_assets(
-    settings: Settings, snapshot: WorkspaceSnapshot | None
+def declared_sync_assets(
+    settings: Settings, snapshot: "WorkspaceSnapshot | None" = None
 ) -> list[tuple[SyncTarget, dg.AssetsDefinition]]:
+    """Every declared connection's target and assets, in either mode."""
     built = []
     for connection in declared_connections():
         target = declared_target(connection, settings, snapshot)
@@ -115,36 +130,3 @@ def declared_assets(
         ]
         built.append((target, build_sync_assets(target, specs, min_records_check_specs(connection))))
     return built
-
-
-def discovered_assets(
-    snapshot: WorkspaceSnapshot, declared_ids: set[str]
-) -> list[tuple[SyncTarget, dg.AssetsDefinition]]:
-    translator = PlatformAirbyteTranslator(snapshot)
-    built = []
-    for connection in snapshot.connections:
-        if connection.connection_id in declared_ids or not connection.streams:
-            continue
-        specs = translator.connection_specs(connection)
-        destination = snapshot.destination(connection.destination_id)
-        target = SyncTarget(
-            connection_id=connection.connection_id,
-            name=connection.name,
-            op_name=f"airbyte_sync_{connection.key_part}",
-            id_source="the workspace snapshot",
-            workspace_id=snapshot.workspace_id,
-            streams=tuple(
-                StreamTarget(
-                    name=stream.name, key=spec.key, sync_mode=stream.sync_mode, namespace=stream.namespace
-                )
-                for stream, spec in zip(connection.streams, specs, strict=True)
-            ),
-            destination_type=destination.destination_type if destination else None,
-        )
-        built.append((target, build_sync_assets(target, specs)))
-    return built
-
-
-def reserved_key_parts() -> set[str]:
-    """Declared connection names: no discovered op may be called `airbyte_sync_<declared name>`."""
-    return {connection.name for connection in declared_connections()}
