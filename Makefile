@@ -39,6 +39,7 @@ demo: install
 
 test: install browser
 	$(BIN)/ruff check airbyte_platform airbyte_platform_tests bench
+	$(BIN)/lint-imports --no-logo --cache-dir .local/import-linter
 	@echo "== lane 1: unit and integration tests against real local services"
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -rs -m "not slow and not e2e" --durations=10
 	@echo "== lane 2: end to end (make dev's topology through GraphQL, HTTP and a browser; make demo) and slow tests"
@@ -57,7 +58,7 @@ lint: install
 # Re-resolve the lock file after editing pyproject.toml dependencies.
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv==0.13.8
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .local

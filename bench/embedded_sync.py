@@ -48,7 +48,7 @@ from results_file import RESULTS, merge_results
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))  # runnable as a plain script from any directory
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, LocalStandIn, StreamSpec  # noqa: E402
+from airbyte_platform.core.catalog import ConnectionSpec, LocalStandIn, StreamSpec  # noqa: E402
 from airbyte_platform.ingestion.embedded import protocol  # noqa: E402
 from airbyte_platform.ingestion.embedded.connectors import resolve_connector  # noqa: E402
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner  # noqa: E402

@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-BENCHMARKS = ["embedded_sync.py", "airbyte_load.py", "airbyte_sync.py", "webhooks.py", "launch.py", "scale.py"]
+BENCHMARKS = [
+    "embedded_sync.py",
+    "airbyte_load.py",
+    "airbyte_sync.py",
+    "webhooks.py",
+    "launch.py",
+    "scale.py",
+]
 
 
 def main() -> int:

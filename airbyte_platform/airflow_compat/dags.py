@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import connection_named
+from airbyte_platform.core.catalog import connection_named
 
 
 def _streams(connection_name: str) -> tuple[dg.AssetKey, ...]:

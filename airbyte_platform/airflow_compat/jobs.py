@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import dagster as dg
 
 from airbyte_platform.airflow_compat.dags import DAGS, DagSpec
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.events.routes import AIRBYTE_EVENT_DRIVEN_SYNC
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform.ingestion.sync_ops import RUN_CONFIG_KEY, SYNC_RUN_TAG, SyncOp, resolve_connection
 from airbyte_platform.settings import Settings
 

@@ -15,8 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from airbyte_platform.core.catalog import ConnectionSpec, declared_connections
 from airbyte_platform.ingestion.airbyte_server.jobs import AirbyteJobFailedError
-from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner, EmbeddedSyncError
 from airbyte_platform.ingestion.local_defs import build_destinations_resource
 from airbyte_platform.settings import Settings, get_settings

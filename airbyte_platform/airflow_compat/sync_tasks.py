@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 from airbyte_platform.airflow_compat.hook import AirbyteHook
 from airbyte_platform.airflow_compat.local_hook import LocalAirbyteHook
+from airbyte_platform.core.catalog import declared_connections
 from airbyte_platform.ingestion.airbyte_server.polling import parse_iso_duration
-from airbyte_platform.ingestion.catalog import declared_connections
 from airbyte_platform.settings import Settings, get_settings
 
 XCOM_JOB_ID = "airbyte_job_id"

@@ -48,11 +48,22 @@ def build_events_resources(settings: Settings) -> dict[str, object]:
             client_id=_env(airbyte.client_id_var),
             client_secret=_env(airbyte.client_secret_var),
         ),
-        "cdc_source": CdcSourceResource(
-            dsn=_env(cdc.source_dsn_var),
-            local_pgdata=None if cdc.source_dsn_var else str(settings.home / LOCAL_CDC_PGDATA),
-            slot_name=cdc.slot_name,
-            max_lag_seconds=cdc.max_lag_seconds,
-            max_lag_bytes=cdc.max_lag_bytes,
-        ),
+        "cdc_source": _cdc_source(settings),
     }
+
+
+def _cdc_source(settings: Settings) -> CdcSourceResource:
+    cdc = settings.cdc
+    assert cdc is not None
+    limits = {
+        "slot_name": cdc.slot_name,
+        "max_lag_seconds": cdc.max_lag_seconds,
+        "max_lag_bytes": cdc.max_lag_bytes,
+    }
+    if cdc.source_dsn_var:
+        return CdcSourceResource(dsn=dg.EnvVar(cdc.source_dsn_var), **limits)
+    # No source configured (local mode): a stand-in started on first use. Imported here only, so that
+    # the production image, which has no pgserver, never imports it.
+    from airbyte_platform.events.cdc.local_source import LocalCdcSourceResource
+
+    return LocalCdcSourceResource(local_pgdata=str(settings.home / LOCAL_CDC_PGDATA), **limits)

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airbyte_platform.ingestion.catalog import declared_connections
-from airbyte_platform.ingestion.specs import connection_for_id, connection_id_for
+from airbyte_platform.core.catalog import declared_connections
+from airbyte_platform.core.specs import connection_for_id, connection_id_for
 from airbyte_platform.settings import Settings
 
 # Stripe → PostgreSQL when Stripe reports activity, at most once per 6 hours (DAG event_driven_sync).

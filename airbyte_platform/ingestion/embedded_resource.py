@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
-from airbyte_platform.ingestion.destinations import DestinationsResource
+from airbyte_platform.core.catalog import ConnectionSpec, StreamSpec
+from airbyte_platform.core.destinations import DestinationsResource
+from airbyte_platform.core.min_records import min_records_result
 from airbyte_platform.ingestion.embedded.defaults import CHECKPOINT_SECONDS, LOCK_TIMEOUT_SECONDS
 from airbyte_platform.ingestion.sync_target import SyncTarget
-from airbyte_platform.quality.min_records import min_records_result
 
 if TYPE_CHECKING:
     # The runner (DuckDB, pyarrow, numpy) is imported by the sync step that uses it, not by every

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
-from airbyte_platform.ingestion.specs import connection_id_for, destination_location, stream_asset_spec
+from airbyte_platform.core.catalog import ConnectionSpec, declared_connections
+from airbyte_platform.core.min_records import min_records_check_specs
+from airbyte_platform.core.specs import connection_id_for, destination_location, stream_asset_spec
 from airbyte_platform.ingestion.sync_ops import (
     SYNC_OP_CONFIG_SCHEMA,
     runs_for_another_connection,
@@ -20,7 +21,6 @@ from airbyte_platform.ingestion.sync_ops import (
     sync_pool,
 )
 from airbyte_platform.ingestion.sync_target import StreamTarget, SyncTarget
-from airbyte_platform.quality.min_records import min_records_check_specs
 from airbyte_platform.settings import Settings
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
+from airbyte_platform.core.catalog import ConnectionSpec, StreamSpec
 
 REFRESH_COMMAND = "python -m airbyte_platform.ingestion.airbyte_server.refresh"
 

@@ -69,7 +69,7 @@ def dagster_home_from(environ: dict[str, str] | None = None) -> Path:
 
 
 def known_pools() -> list[str]:
-    from airbyte_platform.ingestion.catalog import declared_connections
+    from airbyte_platform.core.catalog import declared_connections
     from airbyte_platform.ingestion.sync_ops import sync_pool
     from airbyte_platform.transforms.snowflake.assets import POOL as SNOWFLAKE_POOL
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
+from airbyte_platform.core.catalog import ConnectionSpec, declared_connections
 
 WARN_FRACTION = 0.8
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec, declared_connections
-from airbyte_platform.ingestion.destinations import DestinationsResource
-from airbyte_platform.ingestion.specs import destination_location, postgres_schema
+from airbyte_platform.core.catalog import ConnectionSpec, StreamSpec, declared_connections
+from airbyte_platform.core.destinations import DestinationsResource
+from airbyte_platform.core.specs import destination_location, postgres_schema
 
 CHECK_NAME = "gx_suite"
 SUITES_DIR = Path(__file__).resolve().parent / "gx_suites"
@@ -65,7 +65,7 @@ def validate_stream(
         )
         batch = asset.add_batch_definition_whole_table("all").get_batch()
     else:
-        from airbyte_platform.ingestion.embedded.lake import read_lake_table
+        from airbyte_platform.core.lake import read_lake_table
 
         frame = read_lake_table(destination_location(connection, stream, destinations.lake_root)).to_pandas()
         asset = context.data_sources.add_pandas("lake").add_dataframe_asset(stream.table_name)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from airbyte_platform.ingestion.destinations import DestinationsResource
+from airbyte_platform.core.destinations import DestinationsResource
 from airbyte_platform.quality.table_facts import (
     check,
     compare_totals,
@@ -55,7 +55,7 @@ def read_output(output_path: str, table: str) -> "pd.DataFrame":
 
 
 def read_raw(s3_path: str, stream: str) -> "pd.DataFrame":
-    from airbyte_platform.ingestion.embedded.lake import read_lake_table
+    from airbyte_platform.core.lake import read_lake_table
 
     return read_lake_table(f"{s3_path}/{stream}").to_pandas()
 

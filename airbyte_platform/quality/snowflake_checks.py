@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from airbyte_platform.ingestion.destinations import DestinationsResource
+from airbyte_platform.core.destinations import DestinationsResource
 from airbyte_platform.quality.processed_stripe_checks import read_output
 from airbyte_platform.quality.table_facts import check, compare_totals, duplicate_keys, net_by_currency
 from airbyte_platform.transforms.databricks.assets import stripe_paths

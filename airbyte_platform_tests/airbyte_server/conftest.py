@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from airbyte_platform.core.catalog import ConnectionSpec, declared_connections
 from airbyte_platform.ingestion.airbyte_server.defs import build_workspace
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
-from airbyte_platform.ingestion.catalog import ConnectionSpec, declared_connections
 from airbyte_platform.settings import Settings, load_settings
 from airbyte_platform_tests.airbyte_server.contract import violations
 from airbyte_platform_tests.airbyte_server.fake_airbyte import (

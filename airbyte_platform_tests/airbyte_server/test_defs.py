@@ -7,6 +7,8 @@ import pytest
 from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
 from dagster._core.definitions.repository_definition import RepositoryLoadData
 
+from airbyte_platform.core.catalog import declared_connections
+from airbyte_platform.core.min_records import CHECK_NAME
 from airbyte_platform.ingestion.airbyte_server import refresh
 from airbyte_platform.ingestion.airbyte_server.defs import (
     DEFS_STATE_KEY,
@@ -16,8 +18,6 @@ from airbyte_platform.ingestion.airbyte_server.defs import (
     snapshot_path,
 )
 from airbyte_platform.ingestion.airbyte_server.snapshot import read_snapshot
-from airbyte_platform.ingestion.catalog import declared_connections
-from airbyte_platform.quality.min_records import CHECK_NAME
 from airbyte_platform.settings import load_settings
 from airbyte_platform_tests.airbyte_server.conftest import (
     AWKWARD_CONNECTIONS,

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.ingestion.airbyte_server.defs import build_workspace
 from airbyte_platform.ingestion.airbyte_server.jobs import AirbyteJobPendingError, AirbyteJobTimeoutError
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform.settings import SettingsError, load_settings
 from airbyte_platform_tests.airbyte_server.conftest import declared_id
 from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan
@@ -112,7 +112,7 @@ def test_undeclared_connections_take_their_limits_from_the_setting(tmp_path):
 
 
 def test_bad_limits_say_where_and_what(tmp_path):
-    from airbyte_platform.ingestion.catalog import CatalogError, parse_catalog
+    from airbyte_platform.core.catalog import CatalogError, parse_catalog
 
     with pytest.raises(
         SettingsError, match=r"AIRBYTE_JOB_LIMITS\['big_sync'\]\.timeout_minutes must be a positive number"

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.ingestion.airbyte_server.jobs import (
     AirbyteJobFailedError,
     AirbyteJobRunner,
@@ -17,7 +18,6 @@ from airbyte_platform.ingestion.airbyte_server.jobs import (
 )
 from airbyte_platform.ingestion.airbyte_server.polling import SystemClock
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform_tests.airbyte_server.conftest import declared_id
 from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan
 

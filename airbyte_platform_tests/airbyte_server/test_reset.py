@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.ingestion.airbyte_server.defs import build_prod_ingestion_defs, build_workspace
 from airbyte_platform.ingestion.airbyte_server.reset import RESET_JOB_NAME, RESET_OP_NAME
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform_tests.airbyte_server.conftest import FAST, declared_id
 from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan
 

@@ -17,9 +17,9 @@ from airbyte_platform.airflow_compat import (
     trigger_airbyte_sync,
     validate_sync_results,
 )
+from airbyte_platform.core.catalog import connection_named, declared_connections
 from airbyte_platform.ingestion.airbyte_server.errors import AirbyteApiError
 from airbyte_platform.ingestion.airbyte_server.jobs import AirbyteJobFailedError, AirbyteJobTimeoutError
-from airbyte_platform.ingestion.catalog import connection_named, declared_connections
 from airbyte_platform.settings import load_settings
 from airbyte_platform_tests.airbyte_server.conftest import PASSWORD, USERNAME, declared_id
 from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan

@@ -8,8 +8,8 @@ import pytest
 from airbyte_platform.airflow_compat import trigger_airbyte_sync
 from airbyte_platform.airflow_compat.hook import AirbyteHook
 from airbyte_platform.airflow_compat.sync_tasks import DEFAULT_TUNING, SyncTuning, sync_tuning
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.ingestion.airbyte_server.jobs import AirbyteJobTimeoutError
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform.settings import LargeSyncSettings, SettingsError, load_settings
 from airbyte_platform_tests.airbyte_server.conftest import declared_id
 from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 import dagster as dg
 from dagster._core.definitions.sensor_definition import SensorExecutionData
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.events.inbox import NewEvent, open_inbox
-from airbyte_platform.ingestion.catalog import connection_named
 
 
 def tick(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from airbyte_platform.core.catalog import declared_connections
 from airbyte_platform.events.cdc import cdc_asset_keys
 from airbyte_platform.events.defs import build_events_defs
 from airbyte_platform.events.inbox import InboxError, inbox_dsn_variable
 from airbyte_platform.events.receiver import receiver_config
 from airbyte_platform.events.resources import build_events_resources
-from airbyte_platform.ingestion.catalog import declared_connections
 from airbyte_platform.settings import load_settings
 
 PROD = {
@@ -86,7 +86,8 @@ def test_prod_resources_read_secrets_through_env_vars_only():
     assert resources["webhook_inbox"].dsn == "WEBHOOK_INBOX_DSN" and isinstance(
         resources["webhook_inbox"].dsn, dg.EnvVar
     )
-    assert isinstance(resources["cdc_source"].dsn, dg.EnvVar) and resources["cdc_source"].local_pgdata is None
+    assert isinstance(resources["cdc_source"].dsn, dg.EnvVar)
+    assert type(resources["cdc_source"]).__name__ == "CdcSourceResource"  # no local stand-in in prod
     assert resources["airbyte_job_api"].base_url == "http://airbyte-server:8000/api/public/v1"
     assert isinstance(resources["airbyte_job_api"].password, dg.EnvVar)
     text = repr(resources)
@@ -98,6 +99,7 @@ def test_local_resources_use_the_local_stand_ins(tmp_path):
     settings = load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path)})
     resources = build_events_resources(settings)
     assert resources["webhook_inbox"].dsn == f"sqlite:///{tmp_path / 'webhooks' / 'inbox.sqlite3'}"
+    assert type(resources["cdc_source"]).__name__ == "LocalCdcSourceResource"
     assert resources["cdc_source"].local_pgdata == str(tmp_path / "cdc_source_postgres")
     assert not resources["airbyte_job_api"].configured
 

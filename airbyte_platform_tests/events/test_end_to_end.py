@@ -24,11 +24,11 @@ import requests
 
 from airbyte_platform.airflow_compat.dags import DAGS
 from airbyte_platform.airflow_compat.jobs import build_airflow_jobs
+from airbyte_platform.core.catalog import declared_connections
 from airbyte_platform.events.cdc import build_cdc_checks
 from airbyte_platform.events.defs import build_events_defs
 from airbyte_platform.events.resources import build_events_resources
 from airbyte_platform.events.stripe_signature import stripe_signature_header
-from airbyte_platform.ingestion.catalog import declared_connections
 from airbyte_platform.settings import Settings, load_settings
 
 from .conftest import airbyte_notification, free_port, stripe_event

@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, LocalStandIn, StreamSpec
+from airbyte_platform.core.catalog import ConnectionSpec, LocalStandIn, StreamSpec
+from airbyte_platform.core.naming import clean_name
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner
-from airbyte_platform.ingestion.naming import clean_name
 from airbyte_platform.local_services.postgres import local_postgres, local_postgres_uri
 
 FAKE_SOURCE = Path(__file__).with_name("embedded_fake_source.py")

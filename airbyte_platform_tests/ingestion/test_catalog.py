@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from airbyte_platform.ingestion.catalog import CatalogError, declared_connections, parse_catalog
-from airbyte_platform.ingestion.naming import clean_name, unique_clean_names
+from airbyte_platform.core.catalog import CatalogError, declared_connections, parse_catalog
+from airbyte_platform.core.naming import clean_name, unique_clean_names
 
 
 def test_documented_connections_are_declared():

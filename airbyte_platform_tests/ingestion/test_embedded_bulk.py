@@ -15,11 +15,11 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from airbyte_platform.ingestion.catalog import StreamSpec, connection_named
+from airbyte_platform.core.catalog import StreamSpec, connection_named
+from airbyte_platform.core.lake import read_lake_table
 from airbyte_platform.ingestion.embedded import protocol, read_loop
 from airbyte_platform.ingestion.embedded.bulk import BulkParser
 from airbyte_platform.ingestion.embedded.destination import StreamPlan
-from airbyte_platform.ingestion.embedded.lake import read_lake_table
 from airbyte_platform.ingestion.embedded.records import StreamBuffer
 from airbyte_platform.ingestion.embedded.runner import EmbeddedSyncError
 from airbyte_platform.ingestion.embedded.schema import RAW_ID, Column

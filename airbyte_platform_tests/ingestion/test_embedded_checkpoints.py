@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airbyte_platform.ingestion.embedded.lake import LakeError, read_lake_table, read_manifest
+from airbyte_platform.core.lake import LakeError, read_lake_table, read_manifest
 from airbyte_platform.ingestion.embedded.postgres import read_state
 from airbyte_platform.ingestion.embedded.runner import EmbeddedSyncError
 from airbyte_platform_tests.ingestion.conftest import EVENTS, ITEMS, make_runner

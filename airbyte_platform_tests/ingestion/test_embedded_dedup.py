@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from airbyte_platform.ingestion.embedded.lake import read_lake_table, read_manifest
+from airbyte_platform.core.lake import read_lake_table, read_manifest
 from airbyte_platform.ingestion.embedded_resource import materialization_metadata
 from airbyte_platform_tests.ingestion.conftest import ITEMS
 

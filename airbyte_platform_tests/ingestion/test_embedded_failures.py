@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, LocalStandIn
-from airbyte_platform.ingestion.embedded.lake import MANIFEST, lake_files, read_lake_table
+from airbyte_platform.core.catalog import ConnectionSpec, LocalStandIn
+from airbyte_platform.core.lake import MANIFEST, lake_files, read_lake_table
 from airbyte_platform.ingestion.embedded.postgres import read_state
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner, EmbeddedSyncError
 from airbyte_platform_tests.ingestion.conftest import ITEMS, make_runner

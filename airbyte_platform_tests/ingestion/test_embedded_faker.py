@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, LocalStandIn, StreamSpec
-from airbyte_platform.ingestion.embedded.lake import read_lake_table, read_manifest
+from airbyte_platform.core.catalog import ConnectionSpec, LocalStandIn, StreamSpec
+from airbyte_platform.core.lake import read_lake_table, read_manifest
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner
 from airbyte_platform.settings import PROJECT_ROOT
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airbyte_platform.ingestion.embedded.lake import read_lake_table
+from airbyte_platform.core.lake import read_lake_table
 from airbyte_platform.ingestion.embedded_resource import materialization_metadata
 from airbyte_platform_tests.ingestion.conftest import ITEMS
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airbyte_platform.ingestion.embedded.lake import MANIFEST, lake_files, read_lake_table, read_manifest
+from airbyte_platform.core.lake import MANIFEST, lake_files, read_lake_table, read_manifest
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner
 from airbyte_platform_tests.ingestion.conftest import EVENTS, ITEMS
 

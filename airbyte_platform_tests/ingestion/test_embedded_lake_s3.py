@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from airbyte_platform.ingestion.embedded.lake import lake_files, read_lake_table, read_manifest
+from airbyte_platform.core.lake import lake_files, read_lake_table, read_manifest
 from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner, EmbeddedSyncError
 from airbyte_platform_tests.ingestion.conftest import ITEMS, make_runner
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from airbyte_platform.ingestion.catalog import CatalogError, parse_catalog
+from airbyte_platform.core.catalog import CatalogError, parse_catalog
 from airbyte_platform.ingestion.embedded import process
 from airbyte_platform.ingestion.embedded.process import STDERR_TAIL_LINES, ConnectorProcess
 from airbyte_platform.ingestion.embedded.runner import EmbeddedSyncError

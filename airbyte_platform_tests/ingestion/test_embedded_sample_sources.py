@@ -6,8 +6,8 @@ import importlib.util
 
 import pytest
 
-from airbyte_platform.ingestion.catalog import connection_named
-from airbyte_platform.ingestion.embedded.lake import read_lake_table
+from airbyte_platform.core.catalog import connection_named
+from airbyte_platform.core.lake import read_lake_table
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("airbyte_platform.ingestion.sample_sources.__main__") is None,

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from airbyte_platform.ingestion.embedded.lake import read_lake_table
+from airbyte_platform.core.lake import read_lake_table
 from airbyte_platform_tests.ingestion.conftest import EVENTS, ITEMS
 
 GLOBAL = {"records": 100, "events": 10, "state_type": "GLOBAL"}

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from airbyte_protocol.models import AirbyteMessage
 
-from airbyte_platform.ingestion.catalog import declared_connections
+from airbyte_platform.core.catalog import declared_connections
 from airbyte_platform.ingestion.sample_sources.cli import main
 from airbyte_platform.ingestion.sample_sources.read import CHUNK_RECORDS
 from airbyte_platform.ingestion.sample_sources.shapes import SHAPES

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 from pgserver._commands import pg_ctl
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.definitions import build_definitions
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform.ingestion.embedded_resource import EmbeddedAirbyteResource
 from airbyte_platform.local_services.postgres import local_postgres
 from airbyte_platform.settings import load_settings

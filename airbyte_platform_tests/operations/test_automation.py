@@ -9,8 +9,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.definitions import build_definitions
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform.settings import load_settings
 from airbyte_platform.transforms.automation import SENSOR_NAME
 from airbyte_platform_tests.operations.conftest import lake_sync_run, new_home

@@ -16,8 +16,8 @@ from dagster._daemon.freshness import FreshnessDaemon
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.definitions import build_definitions
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform.operations.metrics.collector import PlatformCollector
 from airbyte_platform.settings import MetricsSettings, load_settings
 from airbyte_platform_tests.test_settings import PROD_PLACEHOLDERS

@@ -8,9 +8,9 @@ from typing import Any
 
 import psycopg
 
-from airbyte_platform.ingestion.catalog import connection_named
-from airbyte_platform.ingestion.destinations import DestinationsResource
-from airbyte_platform.ingestion.specs import postgres_schema
+from airbyte_platform.core.catalog import connection_named
+from airbyte_platform.core.destinations import DestinationsResource
+from airbyte_platform.core.specs import postgres_schema
 from airbyte_platform.quality.gx_suites import (
     check_result_from_validation,
     load_suite_document,

@@ -10,7 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airbyte_platform.ingestion.destinations import DestinationsResource
+from airbyte_platform.core.destinations import DestinationsResource
+from airbyte_platform.ingestion.local_defs import LocalDestinationsResource
 from airbyte_platform.quality.processed_stripe_checks import processed_stripe_checks
 from airbyte_platform.quality.snowflake_checks import snowflake_table_checks
 from airbyte_platform.quality.table_facts import raw_stripe_net
@@ -41,7 +42,7 @@ def _lake(
     _write(f"{s3_path}/refunds", REFUNDS)
     _write(f"{output_path}/daily_revenue", daily)
     _write(f"{output_path}/customer_revenue", customers)
-    return DestinationsResource(lake_root=lake_root, home=str(root))
+    return LocalDestinationsResource(lake_root=lake_root, home=str(root))
 
 
 # What stripe_transform computes from CHARGES/REFUNDS: usd 1000 - 300 refunded, eur 700.

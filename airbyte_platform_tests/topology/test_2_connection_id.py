@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from airbyte_platform.ingestion.catalog import connection_named
+from airbyte_platform.core.catalog import connection_named
 
 from .conftest import Topology
 from .graphql import LaunchError

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.events.cdc.assessment import Verdict, assess_health, assess_lag, unreachable
 from airbyte_platform.events.cdc.resource import CdcSourceResource, CdcSourceUnreachable
 from airbyte_platform.events.routes import CDC_CONNECTION
 from airbyte_platform.events.sensors.asset_history import last_materialized_at
-from airbyte_platform.ingestion.catalog import connection_named
 
 CHECK_CDC_HEALTH = "check_cdc_health"
 CHECK_REPLICATION_LAG = "check_replication_lag"

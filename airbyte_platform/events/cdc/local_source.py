@@ -19,8 +19,10 @@ from typing import Any
 import filelock
 import psycopg
 from pgserver.postgres_server import pg_ctl
+from pydantic import Field
 
 from airbyte_platform.events.cdc.heartbeat import ensure_heartbeat_table
+from airbyte_platform.events.cdc.resource import CdcSourceResource
 from airbyte_platform.events.cdc.slot import read_slot
 from airbyte_platform.local_services.postgres import local_postgres, local_postgres_uri
 
@@ -108,3 +110,14 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+class LocalCdcSourceResource(CdcSourceResource):
+    """Local mode: without a DSN, a stand-in PostgreSQL with a logical slot, started on first use."""
+
+    local_pgdata: str = Field(description="Data directory of the local stand-in, used when dsn is unset.")
+
+    def uri(self) -> str:
+        if self.dsn:
+            return self.dsn
+        return ensure_local_cdc_source(Path(self.local_pgdata), self.slot_name)

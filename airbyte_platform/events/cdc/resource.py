@@ -1,10 +1,10 @@
-"""The CDC source database as a Dagster resource (CDC_SOURCE_DSN in prod, the local stand-in otherwise)."""
+"""The CDC source database as a Dagster resource (CDC_SOURCE_DSN; locally `LocalCdcSourceResource`,
+events/cdc/local_source.py, starts a stand-in)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,7 +12,6 @@ import psycopg
 from pydantic import Field
 
 from airbyte_platform.events.cdc.heartbeat import write_heartbeat
-from airbyte_platform.events.cdc.local_source import ensure_local_cdc_source
 from airbyte_platform.events.cdc.slot import SlotReading, read_slot
 from airbyte_platform.events.redact import redact_dsn
 
@@ -27,9 +26,6 @@ class CdcSourceResource(dg.ConfigurableResource):
     dsn: str | None = Field(
         default=None, description="Source PostgreSQL DSN (secret, via EnvVar CDC_SOURCE_DSN)."
     )
-    local_pgdata: str | None = Field(
-        default=None, description="Data directory of the local stand-in, used when dsn is unset."
-    )
     slot_name: str = Field(
         default="airbyte_slot", description="The logical replication slot (CDC_SLOT_NAME)."
     )
@@ -42,11 +38,9 @@ class CdcSourceResource(dg.ConfigurableResource):
     connect_timeout_seconds: int = Field(default=5, description="An unreachable source fails this fast.")
 
     def uri(self) -> str:
-        if self.dsn:
-            return self.dsn
-        if not self.local_pgdata:
+        if not self.dsn:
             raise CdcSourceUnreachable("no CDC source configured: set CDC_SOURCE_DSN")
-        return ensure_local_cdc_source(Path(self.local_pgdata), self.slot_name)
+        return self.dsn
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection[Any]]:

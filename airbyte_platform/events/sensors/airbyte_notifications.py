@@ -24,6 +24,8 @@ from typing import Any
 
 import dagster as dg
 
+from airbyte_platform.core.catalog import ConnectionSpec
+from airbyte_platform.core.specs import connection_for_id
 from airbyte_platform.events.airbyte_jobs import (
     TERMINAL_STATUSES,
     AirbyteJobApiResource,
@@ -41,8 +43,6 @@ from airbyte_platform.events.sensors.inbox_reading import (
     SENSOR_INTERVAL_SECONDS,
     acknowledge_read_position,
 )
-from airbyte_platform.ingestion.catalog import ConnectionSpec
-from airbyte_platform.ingestion.specs import connection_for_id
 from airbyte_platform.settings import Settings
 
 SENSOR_NAME = "airbyte_notification_sensor"

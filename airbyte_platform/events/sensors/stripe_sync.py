@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.events.resources import WebhookInboxResource
 from airbyte_platform.events.routes import EVENT_DRIVEN_SYNC, STRIPE_CONNECTION
 from airbyte_platform.events.sensors.asset_history import last_materialized_at, run_in_progress
@@ -32,7 +33,6 @@ from airbyte_platform.events.sensors.inbox_reading import (
     event_tags,
     read_new_events,
 )
-from airbyte_platform.ingestion.catalog import connection_named
 
 SYNC_INTERVAL = dt.timedelta(hours=6)
 SENSOR_NAME = "event_driven_sync_webhook_sensor"

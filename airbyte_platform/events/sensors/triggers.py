@@ -12,6 +12,7 @@ launchpad takes the same `connection_id: <id or name>`.
 # (context type, resource parameters) at definition time.
 import dagster as dg
 
+from airbyte_platform.core.specs import connection_for_id
 from airbyte_platform.events.inbox import StoredEvent
 from airbyte_platform.events.resources import WebhookInboxResource
 from airbyte_platform.events.routes import AIRBYTE_EVENT_DRIVEN_SYNC, TriggerError, validate_trigger
@@ -22,7 +23,6 @@ from airbyte_platform.events.sensors.inbox_reading import (
     event_tags,
     read_new_events,
 )
-from airbyte_platform.ingestion.specs import connection_for_id
 from airbyte_platform.settings import Settings
 
 

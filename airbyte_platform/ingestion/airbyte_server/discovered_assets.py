@@ -7,9 +7,9 @@ op name by the caller so the order of definitions never depends on the listing.
 
 import dagster as dg
 
+from airbyte_platform.core.catalog import declared_connections
 from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
 from airbyte_platform.ingestion.airbyte_server.translator import PlatformAirbyteTranslator
-from airbyte_platform.ingestion.catalog import declared_connections
 from airbyte_platform.ingestion.sync_assets import build_sync_assets
 from airbyte_platform.ingestion.sync_target import StreamTarget, SyncTarget
 

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from airbyte_platform.core.naming import unique_clean_names
 from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteClient
 from airbyte_platform.ingestion.airbyte_server.snapshot import (
     DiscoveredConnection,
@@ -31,7 +32,6 @@ from airbyte_platform.ingestion.airbyte_server.snapshot import (
     DiscoveredStream,
     WorkspaceSnapshot,
 )
-from airbyte_platform.ingestion.naming import unique_clean_names
 
 SKIPPED_STATUSES = frozenset({"deprecated"})  # deleted connections
 

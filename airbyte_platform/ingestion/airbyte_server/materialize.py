@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from airbyte_platform.core.min_records import min_records_result
 from airbyte_platform.ingestion.airbyte_server.jobs import FinishedJob
 from airbyte_platform.ingestion.airbyte_server.polling import parse_iso_duration
 from airbyte_platform.ingestion.sync_assets import SyncEvent
 from airbyte_platform.ingestion.sync_target import StreamTarget, SyncTarget
-from airbyte_platform.quality.min_records import min_records_result
 
 OVERWRITE_MODES = frozenset({"full_refresh_overwrite", "full_refresh_overwrite_deduped"})
 # (namespace, stream name) -> (records, bytes): one name may exist in several namespaces.

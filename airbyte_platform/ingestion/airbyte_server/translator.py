@@ -22,12 +22,12 @@ from dagster_airbyte import AirbyteConnectionTableProps, DagsterAirbyteTranslato
 from dagster_airbyte.translator import AirbyteMetadataSet
 from dagster_shared.record import replace
 
+from airbyte_platform.core.naming import clean_name
 from airbyte_platform.ingestion.airbyte_server.snapshot import (
     DiscoveredConnection,
     DiscoveredStream,
     WorkspaceSnapshot,
 )
-from airbyte_platform.ingestion.naming import clean_name
 from airbyte_platform.ingestion.sync_assets import CONNECTION_ID_KEY, CONNECTION_NAME_KEY
 
 DISCOVERED_PREFIX = "airbyte"

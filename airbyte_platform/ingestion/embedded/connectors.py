@@ -24,7 +24,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 from packaging.requirements import InvalidRequirement, Requirement
 
-from airbyte_platform.ingestion.naming import clean_name
+from airbyte_platform.core.naming import clean_name
 
 SAMPLE_SOURCES_MODULE = "airbyte_platform.ingestion.sample_sources"
 MARKER_NAME = "airbyte-platform-connector.json"

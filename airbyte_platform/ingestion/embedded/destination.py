@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from airbyte_platform.ingestion.catalog import StreamSpec
+from airbyte_platform.core.catalog import StreamSpec
 from airbyte_platform.ingestion.embedded.protocol import OVERWRITE, ConfiguredStream
 from airbyte_platform.ingestion.embedded.schema import Column
 

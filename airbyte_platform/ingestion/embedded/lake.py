@@ -13,25 +13,32 @@ manifest can still finish.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from airbyte_platform.core.lake import (
+    MANIFEST,
+    MANIFEST_FORMAT,
+    LakeError,
+    encode_schema,
+    lake_filesystem,
+    latest_row_indices,
+    manifest_schema,
+    parquet_files_under,
+    read_in_order,
+    read_manifest_at,
+)
 from airbyte_platform.ingestion.embedded import protocol
 from airbyte_platform.ingestion.embedded.defaults import LOCK_TIMEOUT_SECONDS
 from airbyte_platform.ingestion.embedded.destination import (
@@ -41,8 +48,6 @@ from airbyte_platform.ingestion.embedded.destination import (
 )
 from airbyte_platform.ingestion.embedded.schema import EXTRACTED_AT, arrow_schema
 
-MANIFEST = "_manifest.json"
-MANIFEST_FORMAT = 1
 LOCK_FILE = ".airbyte-sync.lock"  # dot-prefixed: ignored by Spark and by the no-manifest fallback
 ROWS_PER_FILE = 1_000_000
 ROW_GROUP_ROWS = 64 * 1024  # batches arrive by ~5k rows; readers scan big row groups faster, and a
@@ -50,156 +55,6 @@ ROW_GROUP_ROWS = 64 * 1024  # batches arrive by ~5k rows; readers scan big row g
 _OUR_FILE = re.compile(r"^part-\d{8}T\d{6}Z-[0-9a-f]{8}-\d{5}\.parquet$")
 
 _log = logging.getLogger(__name__)
-
-
-class LakeError(RuntimeError):
-    pass
-
-
-# ---------------------------------------------------------------------------------------- readers
-
-
-def lake_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
-    """The pyarrow filesystem and in-filesystem path of a lake location (a folder path or a URI)."""
-    if "://" in location:
-        return pafs.FileSystem.from_uri(location)
-    return pafs.LocalFileSystem(), str(Path(location).resolve())
-
-
-def read_manifest(location: str) -> dict[str, Any] | None:
-    filesystem, path = lake_filesystem(location)
-    return _read_manifest(filesystem, path)
-
-
-def lake_files(location: str) -> list[str]:
-    """The data files of the table at `location`, as paths or URIs that Spark, DuckDB or pyarrow can open.
-
-    The manifest's files when there is one; otherwise (a folder written by Airbyte's own S3
-    destination, as in prod) every Parquet file under the folder, skipping `_`/`.`-prefixed entries
-    as Spark and Hive do.
-    """
-    filesystem, path = lake_filesystem(location)
-    manifest = _read_manifest(filesystem, path)
-    relative = manifest["files"] if manifest is not None else _parquet_files_under(filesystem, path)
-    return [_public_path(location, path, name) for name in relative]
-
-
-def read_lake_table(location: str, *, deduplicate: bool = True) -> pa.Table:
-    """The table at `location` as Arrow (files with added columns are unified; missing ones are null).
-
-    The lake keeps every version of a record, as Airbyte's S3 destination does. For a deduplicated
-    stream (incremental with a primary key, recorded in the manifest) readers get one row per key,
-    the latest (see `latest_per_key`); `deduplicate=False` gives every stored version.
-    """
-    filesystem, path = lake_filesystem(location)
-    manifest = _read_manifest(filesystem, path)
-    relative = manifest["files"] if manifest is not None else _parquet_files_under(filesystem, path)
-    if not relative:
-        schema = _manifest_schema(manifest) if manifest is not None else None
-        if schema is None:
-            raise LakeError(f"{location}: no sync has published this table yet")
-        return schema.empty_table()
-    table = _read_in_order(filesystem, [f"{path}/{name}" for name in relative])
-    key = manifest.get("primary_key") if manifest is not None else None
-    if deduplicate and key:
-        return latest_per_key(table, tuple(key), manifest.get("cursor_field"))
-    return table
-
-
-def _read_in_order(
-    filesystem: pafs.FileSystem, paths: list[str], columns: list[str] | None = None
-) -> pa.Table:
-    """The files' rows in manifest order (file by file, rows as written): the order ties are broken by."""
-    schema = pa.unify_schemas([pq.read_schema(p, filesystem=filesystem) for p in paths])
-    if columns is not None:
-        schema = pa.schema([schema.field(name) for name in columns])
-    dataset = ds.dataset(paths, schema=schema, filesystem=filesystem, format="parquet")
-    tables = [fragment.to_table(schema=schema, columns=columns) for fragment in dataset.get_fragments()]
-    return pa.concat_tables(tables)
-
-
-def latest_per_key(table: pa.Table, primary_key: tuple[str, ...], cursor_field: str | None) -> pa.Table:
-    """One row per primary key: the latest by cursor (a null cursor is the oldest), then by
-    `_airbyte_extracted_at`, then the one written last, as Airbyte's dedup orders versions. Rows
-    whose key has a null field cannot be matched and are all kept (flagged in `_airbyte_meta`)."""
-    return table.take(latest_row_indices(table, primary_key, cursor_field))
-
-
-def latest_row_indices(table: pa.Table, primary_key: tuple[str, ...], cursor_field: str | None) -> pa.Array:
-    """Indices (in table order) of the rows `latest_per_key` keeps; needs only the key, cursor and
-    `_airbyte_extracted_at` columns."""
-    count = table.num_rows
-    position = pa.array(np.arange(count, dtype=np.int64))
-    keyed = pa.table(
-        {
-            **{f"k{i}": table.column(name) for i, name in enumerate(primary_key)},
-            **({"cursor": table.column(cursor_field)} if cursor_field else {}),
-            **({"extracted": table.column(EXTRACTED_AT)} if EXTRACTED_AT in table.column_names else {}),
-            "position": position,
-        }
-    )
-    no_key = pc.is_null(keyed.column("k0"))
-    for i in range(1, len(primary_key)):
-        no_key = pc.or_(no_key, pc.is_null(keyed.column(f"k{i}")))
-    order = [(f"k{i}", "ascending", "at_end") for i in range(len(primary_key))]
-    order += [
-        (name, "descending", "at_end")  # a null cursor sorts last: the oldest version
-        for name in ("cursor", "extracted", "position")
-        if name in keyed.column_names
-    ]
-    keyed = keyed.filter(pc.invert(no_key))
-    ranked = keyed.take(pc.sort_indices(keyed, sort_keys=order)).combine_chunks()
-    first = np.ones(ranked.num_rows, dtype=bool)
-    if ranked.num_rows > 1:
-        same = np.ones(ranked.num_rows - 1, dtype=bool)
-        for i in range(len(primary_key)):
-            column = ranked.column(f"k{i}")
-            equal = pc.equal(column.slice(1), column.slice(0, ranked.num_rows - 1))
-            same &= equal.to_numpy()
-        first[1:] = ~same
-    kept = ranked.column("position").to_numpy()[first]
-    unmatched = np.flatnonzero(np.asarray(no_key))
-    return pa.array(np.sort(np.concatenate([kept, unmatched])))
-
-
-def _public_path(location: str, path: str, name: str) -> str:
-    if "://" in location:
-        scheme = location.split("://", 1)[0]
-        return f"{scheme}://{path}/{name}"
-    return f"{path}/{name}"
-
-
-def _read_manifest(filesystem: pafs.FileSystem, path: str) -> dict[str, Any] | None:
-    try:
-        with filesystem.open_input_stream(f"{path}/{MANIFEST}") as stream:
-            return protocol.loads(stream.read())
-    except FileNotFoundError:
-        return None
-    except ValueError as exc:
-        raise LakeError(f"{path}/{MANIFEST} is not valid JSON ({exc}); restore it or delete it") from exc
-
-
-def _parquet_files_under(filesystem: pafs.FileSystem, path: str) -> list[str]:
-    try:
-        infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
-    except FileNotFoundError:
-        return []
-    names = []
-    for info in infos:
-        relative = info.path[len(path) :].lstrip("/")
-        hidden = any(part.startswith(("_", ".")) for part in relative.split("/"))
-        if info.type == pafs.FileType.File and relative.endswith(".parquet") and not hidden:
-            names.append(relative)
-    return sorted(names)
-
-
-def _manifest_schema(manifest: Mapping[str, Any]) -> pa.Schema | None:
-    encoded = manifest.get("arrow_schema")
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded))) if encoded else None
-
-
-def _encode_schema(schema: pa.Schema) -> str:
-    return base64.b64encode(schema.serialize().to_pybytes()).decode()
 
 
 # ------------------------------------------------------------------------------------ destination
@@ -316,11 +171,11 @@ class LakeSyncSession:
                         f"it to finish (it holds {lock.lock_file}); if none is running, its process is stuck: "
                         "stop it (the embedded resource's lock_timeout_seconds sets the wait)"
                     ) from exc
-        previous = _read_manifest(filesystem, path)
+        previous = read_manifest_at(filesystem, path)
         if previous is None:
             # First sync into this folder: claim it with a manifest listing what is already there (nothing,
             # or files written by Airbyte's S3 destination), so files of an unfinished sync never show.
-            existing = _parquet_files_under(filesystem, path)
+            existing = parquet_files_under(filesystem, path)
             rows = sum(
                 pq.read_metadata(f"{path}/{name}", filesystem=filesystem).num_rows for name in existing
             )
@@ -417,7 +272,7 @@ class LakeSyncSession:
                 folder.previous["rows"] + folder.new_rows,
                 [],
             )
-            previous_schema = _manifest_schema(folder.previous)
+            previous_schema = manifest_schema(folder.previous)
             if (
                 previous_schema is not None
             ):  # columns added by the source since: older files read them as null
@@ -459,7 +314,7 @@ class LakeSyncSession:
         present = set(
             pa.unify_schemas([pq.read_schema(p, filesystem=folder.filesystem) for p in paths]).names
         )
-        table = _read_in_order(folder.filesystem, paths, [c for c in wanted if c in present])
+        table = read_in_order(folder.filesystem, paths, [c for c in wanted if c in present])
         cursor = plan.spec.cursor_field if plan.spec.cursor_field in present else None
         return len(latest_row_indices(table, plan.spec.primary_key, cursor))
 
@@ -487,7 +342,7 @@ class LakeSyncSession:
             "sync_id": self.sync_id,
             "connection": self.connection_name,
             "columns": [[f.name, str(f.type)] for f in schema] if schema is not None else [],
-            "arrow_schema": _encode_schema(schema) if schema is not None else None,
+            "arrow_schema": encode_schema(schema) if schema is not None else None,
             "retired": retired or [],  # dropped by this sync; deleted by the next one
             "published_at": datetime.now(UTC).isoformat(),
         }

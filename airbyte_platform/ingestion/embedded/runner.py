@@ -28,7 +28,9 @@ import jsonschema
 import psycopg
 import pyarrow as pa
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
+from airbyte_platform.core.catalog import ConnectionSpec, StreamSpec
+from airbyte_platform.core.lake import LakeError
+from airbyte_platform.core.specs import destination_location, postgres_schema
 from airbyte_platform.ingestion.embedded import protocol
 from airbyte_platform.ingestion.embedded.connectors import ConnectorCommand, ConnectorError, resolve_connector
 from airbyte_platform.ingestion.embedded.defaults import CHECKPOINT_SECONDS, LOCK_TIMEOUT_SECONDS
@@ -37,7 +39,7 @@ from airbyte_platform.ingestion.embedded.destination import (
     StateMessage,
     StreamPlan,
 )
-from airbyte_platform.ingestion.embedded.lake import LakeDestination, LakeError
+from airbyte_platform.ingestion.embedded.lake import LakeDestination
 from airbyte_platform.ingestion.embedded.postgres import PostgresDestination, PostgresDestinationError
 from airbyte_platform.ingestion.embedded.prepared import PreparedCache
 from airbyte_platform.ingestion.embedded.process import (
@@ -51,7 +53,6 @@ from airbyte_platform.ingestion.embedded.read_loop import (
     ReadOutcome,
 )
 from airbyte_platform.ingestion.embedded.schema import SchemaError, columns_from_json_schema
-from airbyte_platform.ingestion.specs import destination_location, postgres_schema
 
 _log = logging.getLogger(__name__)
 _SPECS: dict[str, dict[str, Any]] = {}  # connector reference -> its spec (sample and pinned PyPI connectors)

@@ -16,12 +16,13 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from airbyte_platform.core.lake import EXTRACTED_AT  # the column readers order versions by
+
 ColumnKind = Literal[
     "integer", "number", "boolean", "string", "json", "timestamp_tz", "timestamp", "date", "uuid"
 ]
 
 RAW_ID = "_airbyte_raw_id"
-EXTRACTED_AT = "_airbyte_extracted_at"
 META = "_airbyte_meta"
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

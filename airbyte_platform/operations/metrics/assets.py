@@ -14,7 +14,7 @@ import dagster as dg
 from dagster._core.definitions.freshness import FreshnessState
 from prometheus_client.metrics_core import Metric
 
-from airbyte_platform.ingestion.catalog import declared_connections
+from airbyte_platform.core.catalog import declared_connections
 from airbyte_platform.operations.metrics.families import gauge
 
 FRESHNESS_STATES = tuple(s.value for s in FreshnessState if s != FreshnessState.NOT_APPLICABLE)

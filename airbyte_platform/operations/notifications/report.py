@@ -13,8 +13,8 @@ from typing import Any, Literal
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from airbyte_platform.core.catalog import declared_connections
 from airbyte_platform.events.redact import redact_dsn
-from airbyte_platform.ingestion.catalog import declared_connections
 
 Outcome = Literal["failure", "success"]
 MAX_REASON_CHARS = 2000

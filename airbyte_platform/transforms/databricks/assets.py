@@ -4,9 +4,9 @@ import time
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import connection_named
-from airbyte_platform.ingestion.destinations import DestinationsResource
-from airbyte_platform.ingestion.specs import LAKE_PREFIX
+from airbyte_platform.core.catalog import connection_named
+from airbyte_platform.core.destinations import DestinationsResource
+from airbyte_platform.core.specs import LAKE_PREFIX
 from airbyte_platform.transforms.databricks.runners import StripeTransformResource
 
 PROCESSED_STRIPE = dg.AssetKey(["processed", "stripe"])

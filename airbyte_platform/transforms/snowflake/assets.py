@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import connection_named
-from airbyte_platform.ingestion.destinations import DestinationsResource
+from airbyte_platform.core.catalog import connection_named
+from airbyte_platform.core.destinations import DestinationsResource
 from airbyte_platform.transforms.databricks.assets import PROCESSED_STRIPE, stripe_paths
 from airbyte_platform.transforms.snowflake.analytics_sql import RAW_INPUTS, TABLES
 from airbyte_platform.transforms.snowflake.resource import SnowflakeWarehouseResource

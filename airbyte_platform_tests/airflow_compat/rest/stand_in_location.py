@@ -21,9 +21,9 @@ from airbyte_platform.airflow_compat.dags import (
     SNOWFLAKE_STRIPE_REVENUE,
 )
 from airbyte_platform.airflow_compat.jobs import build_airflow_jobs
+from airbyte_platform.core.catalog import connection_named, declared_connections
 from airbyte_platform.events.defs import build_events_defs
 from airbyte_platform.events.resources import build_events_resources
-from airbyte_platform.ingestion.catalog import connection_named, declared_connections
 from airbyte_platform.ingestion.sync_ops import (
     SYNC_OP_CONFIG_SCHEMA,
     runs_for_another_connection,

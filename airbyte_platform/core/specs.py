@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec, declared_connections
+from airbyte_platform.core.catalog import ConnectionSpec, StreamSpec, declared_connections
 from airbyte_platform.settings import Settings
 
 LAKE_PREFIX = "airbyte"

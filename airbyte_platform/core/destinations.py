@@ -1,18 +1,14 @@
 """Read access to where Airbyte lands data: the lake and the analytics PostgreSQL.
 
-Locally the PostgreSQL is the embedded pgserver under `home`; in prod it is ANALYTICS_POSTGRES_DSN.
-Checks and downstream assets read synced data through this resource only, so they work the same
-in both modes.
+In prod the PostgreSQL is ANALYTICS_POSTGRES_DSN; locally `LocalDestinationsResource`
+(ingestion/local_defs.py) supplies the embedded pgserver under `home`. Checks and downstream assets
+read synced data through this resource only, so they work the same in both modes.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 from pydantic import Field
-
-from airbyte_platform.local_services.postgres import local_postgres_uri
 
 ANALYTICS_DATABASE = "analytics"
 
@@ -29,7 +25,9 @@ class DestinationsResource(dg.ConfigurableResource):
     )
 
     def postgres_uri(self) -> str:
-        return self.postgres_dsn or local_postgres_uri(Path(self.home) / "postgres", ANALYTICS_DATABASE)
+        if not self.postgres_dsn:
+            raise ValueError("no analytics PostgreSQL is configured: set ANALYTICS_POSTGRES_DSN")
+        return self.postgres_dsn
 
     def postgres_sqlalchemy_url(self) -> str:
         """The DSN for SQLAlchemy-based readers (Great Expectations) with the psycopg 3 driver."""

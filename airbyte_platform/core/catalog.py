@@ -10,7 +10,7 @@ from typing import Any, Literal
 import dagster as dg
 import yaml
 
-from airbyte_platform.ingestion.naming import clean_name
+from airbyte_platform.core.naming import clean_name
 from airbyte_platform.settings import CONNECTION_ID_VARIABLES, JobLimits, parse_job_limits
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "connections.yaml"

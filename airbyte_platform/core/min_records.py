@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from airbyte_platform.ingestion.catalog import ConnectionSpec, StreamSpec
+from airbyte_platform.core.catalog import ConnectionSpec, StreamSpec
 
 CHECK_NAME = "min_records"
 
