@@ -83,6 +83,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "CDC_SLOT_NAME",
     "CDC_MAX_LAG_SECONDS",
     "CDC_MAX_LAG_BYTES",
+    "CDC_WRITE_HEARTBEAT",
     "ANALYTICS_POSTGRES_DSN",
     # the local instance of make dev (the Helm values set the same limits in Kubernetes)
     "DAGSTER_WEBSERVER_HOST",
@@ -248,6 +249,10 @@ class CdcSettings:
     slot_name: str
     max_lag_seconds: int
     max_lag_bytes: int
+    # The lag sensor writes a heartbeat row into the source database only when this opts in (off in
+    # prod: the application database is not ours to write); otherwise seconds behind come from a
+    # source-side heartbeat or the last successful sync.
+    write_heartbeat: bool
 
 
 NotifyEvent = Literal["failure", "success"]
@@ -436,6 +441,17 @@ class _Reader:
             self.problems.append(f"{name} is not set ({why})")
         return None
 
+    def flag(self, name: str, default: bool, why: str) -> bool:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name}={raw!r} must be true or false ({why})")
+        return default
+
     def integer(self, name: str, default: int | None, why: str, minimum: int = 0) -> int | None:
         raw = self.get(name)
         if raw is None:
@@ -536,6 +552,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "CDC_MAX_LAG_BYTES", 256 * 1024 * 1024, "largest tolerated WAL backlog", minimum=1
         )
         or 256 * 1024 * 1024,
+        write_heartbeat=env.flag(
+            "CDC_WRITE_HEARTBEAT", not prod, "whether the lag sensor writes heartbeats into the source"
+        ),
     )
     instance = InstanceSettings(
         webserver_host=env.get("DAGSTER_WEBSERVER_HOST") or "127.0.0.1",

@@ -112,3 +112,12 @@ def test_pipes_mode_needs_a_cluster_and_not_the_job_id():
         {**environ, "DATABRICKS_TRANSFORM_MODE": "pipes", "DATABRICKS_CLUSTER_ID": "0101-x"}
     )
     assert settings.databricks is not None and settings.databricks.pipes_cluster_id == "0101-x"
+
+
+def test_cdc_heartbeats_are_written_only_where_opted_in(tmp_path):
+    home = {"AIRBYTE_PLATFORM_HOME": str(tmp_path)}
+    assert load_settings(home).cdc.write_heartbeat  # locally the CDC source is our stand-in
+    assert not load_settings({**PROD_PLACEHOLDERS, **home}).cdc.write_heartbeat
+    assert load_settings({**PROD_PLACEHOLDERS, **home, "CDC_WRITE_HEARTBEAT": "true"}).cdc.write_heartbeat
+    with pytest.raises(SettingsError, match="CDC_WRITE_HEARTBEAT='maybe' must be true or false"):
+        load_settings({**home, "CDC_WRITE_HEARTBEAT": "maybe"})

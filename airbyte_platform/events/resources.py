@@ -59,6 +59,7 @@ def _cdc_source(settings: Settings) -> CdcSourceResource:
         "slot_name": cdc.slot_name,
         "max_lag_seconds": cdc.max_lag_seconds,
         "max_lag_bytes": cdc.max_lag_bytes,
+        "write_heartbeat": cdc.write_heartbeat,
     }
     if cdc.source_dsn_var:
         return CdcSourceResource(dsn=dg.EnvVar(cdc.source_dsn_var), **limits)

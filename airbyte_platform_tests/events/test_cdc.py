@@ -50,8 +50,8 @@ def slot(pg: psycopg.Connection) -> Iterator[str]:
     )
 
 
-def source(uri: str, slot: str, **limits: int) -> CdcSourceResource:
-    return CdcSourceResource(dsn=uri, slot_name=slot, **limits)
+def source(uri: str, slot: str, write_heartbeat: bool = False, **limits: int) -> CdcSourceResource:
+    return CdcSourceResource(dsn=uri, slot_name=slot, write_heartbeat=write_heartbeat, **limits)
 
 
 def test_local_source_has_logical_wal_a_publication_a_slot_and_a_heartbeat_table(pg_root, cdc_source_uri, pg):
@@ -86,7 +86,7 @@ def test_writes_move_the_lag_up_and_consumption_brings_it_down(cdc_source_uri, p
 
 
 def test_seconds_behind_come_from_the_newest_consumed_heartbeat(cdc_source_uri, pg, slot):
-    resource = source(cdc_source_uri, slot)
+    resource = source(cdc_source_uri, slot, write_heartbeat=True)
     pg.execute("INSERT INTO public.airbyte_cdc_heartbeat (written_at) VALUES (now() - interval '10 minutes')")
     consume(pg, slot)  # the consumer passes that heartbeat ...
     write_rows(pg, 10)  # ... and nothing since
@@ -104,6 +104,18 @@ def test_seconds_behind_come_from_the_newest_consumed_heartbeat(cdc_source_uri, 
     assert resource.heartbeat_and_read()[0] == "written"
     consume(pg, slot)
     assert resource.read_slot().caught_up_heartbeat_age < 60
+
+
+def test_the_sensor_writes_nothing_into_the_source_unless_opted_in(cdc_source_uri, pg, slot):
+    """The application database is not ours: without CDC_WRITE_HEARTBEAT the reading writes no row, and
+    a heartbeat written on the source side (by its own scheduler) still gives the seconds behind."""
+    resource = source(cdc_source_uri, slot)
+    note, _ = resource.heartbeat_and_read()
+    assert note == "not written: CDC_WRITE_HEARTBEAT is off"
+    assert pg.execute("SELECT count(*) FROM public.airbyte_cdc_heartbeat").fetchone() == (0,)
+    pg.execute("INSERT INTO public.airbyte_cdc_heartbeat (written_at) VALUES (now() - interval '2 minutes')")
+    consume(pg, slot)
+    assert resource.read_slot().caught_up_heartbeat_age == pytest.approx(120, abs=30)
 
 
 def test_without_heartbeats_the_last_sync_or_a_lower_bound_gives_the_time(cdc_source_uri, pg, slot):
@@ -185,7 +197,7 @@ def test_an_unreachable_source_fails_the_checks_and_the_sensor_skips(instance):
 
 def test_lag_sensor_launches_the_checks_when_the_state_changes(cdc_source_uri, pg, slot, instance):
     sensor = build_cdc_lag_sensor(dg.DefaultSensorStatus.RUNNING)
-    resources = {"cdc_source": source(cdc_source_uri, slot, max_lag_bytes=64 * KIB)}
+    resources = {"cdc_source": source(cdc_source_uri, slot, write_heartbeat=True, max_lag_bytes=64 * KIB)}
     first = tick(sensor, instance, resources)
     assert first.run_requests == [] and json.loads(first.cursor)["state"] == "ok"
     heartbeats = pg.execute("SELECT count(*) FROM public.airbyte_cdc_heartbeat").fetchone()[0]

@@ -266,7 +266,9 @@ def test_destination_connection_lost_mid_sync_fails_clearly_and_loses_nothing(
     assert len(failure) == 1 and isinstance(failure[0], EmbeddedSyncError), failure
     message = str(failure[0])
     assert f"connection {connection.name!r}" in message and "destination postgres" in message
-    assert "terminating connection" in message  # PostgreSQL's own reason, not a generic failure
+    # PostgreSQL's own reason, not a generic failure: the server's notice, or libpq's when the socket
+    # closed before the notice was read (which one depends on timing).
+    assert "terminating connection" in message or "server closed the connection unexpectedly" in message
     assert _snapshot(pg_runner, connection, pg, postgres_dsn) == before
     [result] = pg_runner.sync(connection, config={"records": 150})
     assert (result.records_synced, result.total_rows) == (50, 150)

@@ -36,6 +36,10 @@ class CdcSourceResource(dg.ConfigurableResource):
         default=256 * 1024 * 1024, description="WAL backlog limit (CDC_MAX_LAG_BYTES)."
     )
     connect_timeout_seconds: int = Field(default=5, description="An unreachable source fails this fast.")
+    write_heartbeat: bool = Field(
+        default=False,
+        description="Write a heartbeat row before each reading (CDC_WRITE_HEARTBEAT; off in prod).",
+    )
 
     def uri(self) -> str:
         if not self.dsn:
@@ -66,12 +70,15 @@ class CdcSourceResource(dg.ConfigurableResource):
             return read_slot(connection, self.slot_name)
 
     def heartbeat_and_read(self) -> tuple[str, SlotReading]:
-        """Write a heartbeat (when the table exists), then read the slot: what the lag sensor does per tick.
+        """Write a heartbeat (when opted in and the table exists), then read the slot: what the lag
+        sensor does per tick.
 
-        Returns a note on the heartbeat ("written", "no heartbeat table", or why it could not be
-        written, e.g. a read-only monitoring role) and the reading.
+        Returns a note on the heartbeat ("written", "not written: CDC_WRITE_HEARTBEAT is off", "no
+        heartbeat table", or why it could not be written, e.g. a read-only monitoring role) and the reading.
         """
         with self.connect() as connection:
+            if not self.write_heartbeat:
+                return "not written: CDC_WRITE_HEARTBEAT is off", read_slot(connection, self.slot_name)
             try:
                 note = "written" if write_heartbeat(connection) else "no heartbeat table"
             except psycopg.OperationalError:

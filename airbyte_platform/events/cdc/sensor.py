@@ -32,8 +32,8 @@ def build_cdc_lag_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDef
         job_name=POSTGRES_CDC_REPLICATION,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=default_status,
-        description="Writes a CDC heartbeat, reads the replication slot, and runs postgres_cdc_replication "
-        "when slot health or lag changes state.",
+        description="Reads the replication slot (after writing a heartbeat if CDC_WRITE_HEARTBEAT is on) and "
+        "runs postgres_cdc_replication when slot health or lag changes state.",
     )
     def postgres_cdc_lag_sensor(
         context: dg.SensorEvaluationContext, cdc_source: CdcSourceResource
