@@ -49,11 +49,6 @@ NOT_DEPLOYED: dict[str, str] = {
     "AIRBYTE_LARGE_SYNC_TIMEOUT_MINUTES": "optional, with AIRBYTE_LARGE_SYNC_CONNECTION_ID",
     "AIRBYTE_LARGE_SYNC_MAX_RETRIES": "optional, with AIRBYTE_LARGE_SYNC_CONNECTION_ID",
     "AIRBYTE_LARGE_SYNC_CHECK_INTERVAL_SECONDS": "optional, with AIRBYTE_LARGE_SYNC_CONNECTION_ID",
-    "AIRFLOW_API_USERNAME": "the Airflow REST facade is not deployed by these manifests yet",
-    "AIRFLOW_API_PASSWORD": "the Airflow REST facade is not deployed by these manifests yet",
-    "AIRFLOW_API_HOST": "the Airflow REST facade is not deployed by these manifests yet",
-    "AIRFLOW_API_PORT": "the Airflow REST facade is not deployed by these manifests yet",
-    "DAGSTER_WEBSERVER_URL": "the Airflow REST facade is not deployed by these manifests yet",
     "NOTIFY_EMAIL_TO": "notifications are configured per team (docs/operations.md)",
     "NOTIFY_EMAIL_FROM": "notifications are configured per team (docs/operations.md)",
     "NOTIFY_ON": "notifications are configured per team (docs/operations.md)",
@@ -75,6 +70,14 @@ NOT_DEPLOYED: dict[str, str] = {
     "WEBHOOK_PORT": "",
 }
 RECEIVER_ONLY = {"WEBHOOK_HOST", "WEBHOOK_PORT"}
+# Set on the Airflow REST API facade only (deploy/kustomize/base/airflow-api.yaml).
+FACADE_ONLY = {
+    "AIRFLOW_API_HOST",
+    "AIRFLOW_API_PORT",
+    "DAGSTER_WEBSERVER_URL",
+    "AIRFLOW_API_USERNAME",
+    "AIRFLOW_API_PASSWORD",
+}
 
 # Variables the deployment sets that are not settings: the runtime's and Dagster's own.
 NOT_SETTINGS: dict[str, str] = {
@@ -193,10 +196,10 @@ def code_server_environment(environment: str) -> PodEnvironment:
     return pod
 
 
-def receiver_environment(environment: str) -> PodEnvironment:
-    deployment = only(base_documents(), "Deployment", "webhook-receiver")
+def workload_environment(environment: str, deployment_name: str, pod_name: str) -> PodEnvironment:
+    deployment = only(base_documents(), "Deployment", deployment_name)
     (container,) = deployment.body["spec"]["template"]["spec"]["containers"]
-    pod = PodEnvironment("webhook receiver", values=dict(image_env()))
+    pod = PodEnvironment(pod_name, values=dict(image_env()))
     add_env_from(
         pod,
         environment,
@@ -204,13 +207,25 @@ def receiver_environment(environment: str) -> PodEnvironment:
         [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e],
     )
     for item in container.get("env", []):
-        assert "value" in item, f"receiver: {item['name']} must be a literal (secrets come via envFrom)"
+        assert "value" in item, f"{pod_name}: {item['name']} must be a literal (secrets come via envFrom)"
         pod.values[item["name"]] = item["value"]
     return pod
 
 
+def receiver_environment(environment: str) -> PodEnvironment:
+    return workload_environment(environment, "webhook-receiver", "webhook receiver")
+
+
+def facade_environment(environment: str) -> PodEnvironment:
+    return workload_environment(environment, "airflow-api", "airflow REST API facade")
+
+
 def settings_pods(environment: str) -> list[PodEnvironment]:
-    return [code_server_environment(environment), receiver_environment(environment)]
+    return [
+        code_server_environment(environment),
+        receiver_environment(environment),
+        facade_environment(environment),
+    ]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -224,7 +239,7 @@ def test_deployment_sets_exactly_the_variables_settings_reads(environment: str) 
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-@pytest.mark.parametrize("pod", ["code server and run pods", "webhook receiver"])
+@pytest.mark.parametrize("pod", ["code server and run pods", "webhook receiver", "airflow REST API facade"])
 def test_each_pod_gets_a_complete_valid_prod_environment(environment: str, pod: str) -> None:
     """load_settings accepts what the pod gets: no variable missing, every literal value well-formed."""
     (found,) = [p for p in settings_pods(environment) if p.name == pod]
@@ -287,6 +302,15 @@ def documents_with_env() -> list[Document]:
 
 
 def test_every_workload_of_ours_is_covered_by_the_contract() -> None:
-    assert [d.name for d in documents_with_env()] == ["webhook-receiver"], (
+    assert sorted(d.name for d in documents_with_env()) == ["airflow-api", "webhook-receiver"], (
         "a new workload under deploy/kustomize: add its environment to settings_pods()"
     )
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_facade_alone_gets_its_credentials_and_webserver_url(environment: str) -> None:
+    pods = {pod.name: pod.names for pod in settings_pods(environment)}
+    assert FACADE_ONLY <= pods["airflow REST API facade"]
+    for name, names in pods.items():
+        if name != "airflow REST API facade":
+            assert names & FACADE_ONLY == set(), f"{name} gets the facade's {sorted(names & FACADE_ONLY)}"

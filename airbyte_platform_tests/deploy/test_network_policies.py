@@ -51,6 +51,7 @@ def our_pods() -> dict[str, Endpoint]:
     chart = {"app.kubernetes.io/name": "dagster", "app.kubernetes.io/instance": HELM_RELEASE}
     location = code_location(values)
     receiver = only(base_documents(), "Deployment", "webhook-receiver")
+    facade = only(base_documents(), "Deployment", "airflow-api")
     run_labels = {
         **get_common_labels(),
         **(values["runLauncher"]["config"]["k8sRunLauncher"].get("labels") or {}),
@@ -82,6 +83,9 @@ def our_pods() -> dict[str, Endpoint]:
         ),
         "run-worker": Endpoint("run-worker", NAMESPACE, run_labels),
         "receiver": Endpoint("receiver", NAMESPACE, receiver.body["spec"]["template"]["metadata"]["labels"]),
+        "airflow-api": Endpoint(
+            "airflow-api", NAMESPACE, facade.body["spec"]["template"]["metadata"]["labels"]
+        ),
     }
 
 
@@ -113,9 +117,11 @@ CHECKED = [
     ("other-namespace", 8080),
     ("receiver", 8765),
     ("webserver", 80),
+    ("airflow-api", 8080),
 ]
 EGRESS = {
     "receiver": {("dns", 53), ("postgresql", 5432)},
+    "airflow-api": {("dns", 53), ("webserver", 80)},
     # The Kubernetes API's address is the cluster's: 443 to private addresses, so also private-https.
     "webserver": {
         ("dns", 53),
@@ -136,12 +142,20 @@ EGRESS = {
 }
 INGRESS = {  # who may open a connection to each of our components (on its port)
     "receiver": {"ingress-controller"},
-    "webserver": {"ingress-controller"},
+    "airflow-api": {"ingress-controller"},
+    "webserver": {"ingress-controller", "airflow-api"},
     "code-server": {"webserver", "daemon"},
     "daemon": set(),
     "run-worker": set(),
 }
-PORTS = {"receiver": 8765, "webserver": 80, "code-server": 3030, "daemon": 3030, "run-worker": 3030}
+PORTS = {
+    "receiver": 8765,
+    "airflow-api": 8080,
+    "webserver": 80,
+    "code-server": 3030,
+    "daemon": 3030,
+    "run-worker": 3030,
+}
 
 
 def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
