@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -9,6 +10,14 @@ from typing import Any, Literal
 
 import dagster as dg
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from airbyte_platform.core.naming import clean_name
 from airbyte_platform.settings import CONNECTION_ID_VARIABLES, JobLimits, parse_job_limits
@@ -90,26 +99,122 @@ class ConnectionSpec:
         raise KeyError(f"{key.to_user_string()} is not a stream of connection {self.name!r}")
 
 
-def _parse_stream(raw: dict[str, Any], default_min: int, where: str) -> StreamSpec:
-    try:
-        name = str(raw["name"])
-    except KeyError as exc:
-        raise CatalogError(f"{where}: a stream has no name") from exc
-    sync_mode = raw.get("sync_mode", "full_refresh")
-    if sync_mode not in ("incremental", "full_refresh"):
-        raise CatalogError(
-            f"{where}.{name}: sync_mode must be incremental or full_refresh, not {sync_mode!r}"
-        )
-    if sync_mode == "incremental" and not raw.get("cursor_field"):
-        raise CatalogError(f"{where}.{name}: an incremental stream needs a cursor_field")
-    return StreamSpec(
-        name=name,
-        primary_key=tuple(raw.get("primary_key") or ()),
-        cursor_field=raw.get("cursor_field"),
-        sync_mode=sync_mode,
-        min_records=int(raw.get("min_records", default_min)),
-        namespace=raw.get("namespace"),
+# ------------------------------------------------------------------ connections.yaml, as typed models
+# The file is validated by these models (unknown keys are errors: a typo such as `primary_keys` must not
+# silently become "no primary key"), then turned into the frozen specs above.
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _StreamEntry(_Entry):
+    name: str
+    sync_mode: SyncMode = "full_refresh"
+    primary_key: list[str] = Field(default_factory=list)
+    cursor_field: str | None = None
+    min_records: int | None = Field(default=None, ge=0)
+    namespace: str | None = None
+
+    @model_validator(mode="after")
+    def _incremental_needs_a_cursor(self) -> _StreamEntry:
+        if self.sync_mode == "incremental" and not self.cursor_field:
+            raise ValueError("an incremental stream needs a cursor_field")
+        return self
+
+
+class _LocalEntry(_Entry):
+    connector: str  # "sample:<shape>" or "pypi:<requirement>"
+    config: dict[str, Any] = Field(default_factory=dict)
+    inactivity_timeout_seconds: float | None = None
+
+    @field_validator("inactivity_timeout_seconds", mode="before")
+    @classmethod
+    def _seconds_as_a_number(cls, value: Any) -> Any:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        ):
+            raise ValueError(f"must be a positive number of seconds, not {value!r}")
+        return value
+
+
+class _ConnectionEntry(_Entry):
+    name: str
+    title: str | None = None
+    source: str
+    destination: Destination
+    connection_id_variable: str
+    description: str = ""
+    owners: list[str] | None = None
+    local: _LocalEntry
+    streams: list[_StreamEntry] = Field(min_length=1)
+    freshness_hours: float | None = Field(default=None, gt=0)
+    airbyte_job: dict[str, Any] | None = (
+        None  # checked by settings.parse_job_limits, as AIRBYTE_JOB_LIMITS is
     )
+
+    @field_validator("connection_id_variable")
+    @classmethod
+    def _declared_variable(cls, value: str) -> str:
+        if value not in CONNECTION_ID_VARIABLES:
+            raise ValueError(f"is {value!r}, which is not declared in settings.CONNECTION_ID_VARIABLES")
+        return value
+
+
+class _Defaults(_Entry):
+    min_records: int = Field(default=100, ge=0)
+    owners: list[str] = Field(default_factory=list)
+    freshness_hours: float = Field(default=25.0, gt=0)
+
+
+class _CatalogDocument(_Entry):
+    defaults: _Defaults = Field(default_factory=_Defaults)
+    connections: list[_ConnectionEntry] = Field(default_factory=list)
+
+
+def _where(document: Mapping[str, Any], location: tuple[int | str, ...]) -> str:
+    """`connections.yaml: stripe_to_s3: streams.charges.sync_mode` from pydantic's location tuple."""
+    parts: list[str] = []
+    node: Any = document
+    for index, step in enumerate(location):
+        node = node[step] if isinstance(node, Mapping | list) and _has(node, step) else None
+        if isinstance(step, int):
+            name = node.get("name") if isinstance(node, Mapping) else None
+            label = str(name) if name else f"#{step + 1}"
+            parts.append(label if index == 1 else f"{parts.pop()}.{label}" if parts else label)
+        elif location[:1] == ("connections",) and index == 0:
+            continue
+        else:
+            parts.append(str(step))
+    head, *rest = parts or ["(top level)"]
+    return f"connections.yaml: {head}" + (f": {'.'.join(rest)}" if rest else "")
+
+
+def _has(node: Mapping[str, Any] | list[Any], step: int | str) -> bool:
+    if isinstance(node, list):
+        return isinstance(step, int) and 0 <= step < len(node)
+    return step in node
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """What follows the location: ` must be ...`, ` is missing`, or `: <pydantic's message>`."""
+    kind, context = error["type"], error.get("ctx") or {}
+    if kind == "literal_error":
+        return f" must be one of {context.get('expected')}, not {error.get('input')!r}"
+    if kind == "missing":
+        return " is missing"
+    if kind == "extra_forbidden":
+        return " is not a known key (a typo?)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f" {message}" if message.startswith(("must ", "is ")) else f": {message}"
+
+
+def _validated(document: Any) -> _CatalogDocument:
+    try:
+        return _CatalogDocument.model_validate(document or {})
+    except ValidationError as invalid:
+        problems = [f"{_where(document or {}, e['loc'])}{_message(e)}" for e in invalid.errors()]
+        raise CatalogError("\n".join(problems)) from None
 
 
 def _job_limits(raw: Any, where: str) -> JobLimits:
@@ -119,63 +224,46 @@ def _job_limits(raw: Any, where: str) -> JobLimits:
         raise CatalogError(str(error)) from None
 
 
-def _positive_seconds(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise CatalogError(f"{where} must be a positive number of seconds, not {value!r}")
-    return float(value)
-
-
 def parse_catalog(document: dict[str, Any]) -> tuple[ConnectionSpec, ...]:
-    defaults = document.get("defaults") or {}
-    default_min = int(defaults.get("min_records", 100))
-    default_owners = tuple(defaults.get("owners") or ())
-    default_freshness = float(defaults.get("freshness_hours", 25))
-    connections: list[ConnectionSpec] = []
-    for raw in document.get("connections") or []:
-        name = raw.get("name") or "<unnamed>"
-        where = f"connections.yaml: {name}"
-        missing = [
-            k
-            for k in ("name", "source", "destination", "connection_id_variable", "local", "streams")
-            if k not in raw
-        ]
-        if missing:
-            raise CatalogError(f"{where}: missing {', '.join(missing)}")
-        if raw["destination"] not in DESTINATION_KINDS:
-            raise CatalogError(f"{where}: destination must be one of {sorted(DESTINATION_KINDS)}")
-        if raw["connection_id_variable"] not in CONNECTION_ID_VARIABLES:
-            raise CatalogError(
-                f"{where}: connection_id_variable {raw['connection_id_variable']!r} is not declared in settings.CONNECTION_ID_VARIABLES"
-            )
-        connections.append(
-            ConnectionSpec(
-                name=raw["name"],
-                title=raw.get("title", raw["name"]),
-                source=raw["source"],
-                destination=raw["destination"],
-                connection_id_variable=raw["connection_id_variable"],
-                description=raw.get("description", ""),
-                owners=tuple(raw.get("owners") or default_owners),
-                local=LocalStandIn(
-                    connector=raw["local"]["connector"],
-                    config=dict(raw["local"].get("config") or {}),
-                    inactivity_timeout_seconds=_positive_seconds(
-                        raw["local"].get("inactivity_timeout_seconds"),
-                        f"{where}: local.inactivity_timeout_seconds",
-                    ),
-                ),
-                streams=tuple(_parse_stream(s, default_min, where) for s in raw["streams"]),
-                freshness_hours=float(raw.get("freshness_hours", default_freshness)),
-                job_limits=_job_limits(raw.get("airbyte_job"), f"{where}: airbyte_job"),
-            )
+    parsed = _validated(document)
+    defaults = parsed.defaults
+    connections = tuple(
+        ConnectionSpec(
+            name=entry.name,
+            title=entry.title or entry.name,
+            source=entry.source,
+            destination=entry.destination,
+            connection_id_variable=entry.connection_id_variable,
+            description=entry.description,
+            owners=tuple(entry.owners if entry.owners is not None else defaults.owners),
+            local=LocalStandIn(
+                connector=entry.local.connector,
+                config=dict(entry.local.config),
+                inactivity_timeout_seconds=entry.local.inactivity_timeout_seconds,
+            ),
+            streams=tuple(
+                StreamSpec(
+                    name=stream.name,
+                    primary_key=tuple(stream.primary_key),
+                    cursor_field=stream.cursor_field,
+                    sync_mode=stream.sync_mode,
+                    min_records=stream.min_records
+                    if stream.min_records is not None
+                    else defaults.min_records,
+                    namespace=stream.namespace,
+                )
+                for stream in entry.streams
+            ),
+            freshness_hours=entry.freshness_hours or defaults.freshness_hours,
+            job_limits=_job_limits(entry.airbyte_job, f"connections.yaml: {entry.name}: airbyte_job"),
         )
+        for entry in parsed.connections
+    )
     keys = [c.asset_key(s) for c in connections for s in c.streams]
     duplicates = sorted({k.to_user_string() for k in keys if keys.count(k) > 1})
     if duplicates:
         raise CatalogError(f"connections.yaml: asset keys declared twice: {', '.join(duplicates)}")
-    return tuple(connections)
+    return connections
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> tuple[ConnectionSpec, ...]:

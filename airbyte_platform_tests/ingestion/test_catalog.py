@@ -50,11 +50,28 @@ def _doc(**overrides):
         ({"connection_id_variable": "AIRBYTE_NOPE"}, "AIRBYTE_NOPE"),
         ({"streams": [{"name": "charges", "sync_mode": "incremental"}]}, "needs a cursor_field"),
         ({"streams": [{"name": "charges", "sync_mode": "cdc"}]}, "sync_mode must be"),
+        # A typo is an error, never a silent default (here: no primary key).
+        (
+            {"streams": [{"name": "charges", "primary_keys": ["id"]}]},
+            r"x: streams\.charges\.primary_keys is not a known key",
+        ),
+        ({"local": {"connector": "sample:stripe", "inactivity_timeout_seconds": "90"}}, "positive number"),
+        ({"freshness_hours": 0}, "freshness_hours: Input should be greater than 0"),
     ],
 )
 def test_bad_catalog_entries_say_what_to_fix(overrides, message):
     with pytest.raises(CatalogError, match=message):
         parse_catalog(_doc(**overrides))
+
+
+def test_every_problem_of_the_file_is_listed_at_once_with_where_it_is():
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog({"connections": [{"name": "half", "source": "stripe"}]})
+    lines = str(raised.value).splitlines()
+    assert lines == [
+        f"connections.yaml: half: {field} is missing"
+        for field in ("destination", "connection_id_variable", "local", "streams")
+    ]
 
 
 def test_duplicate_keys_are_rejected():
