@@ -7,11 +7,15 @@ import dagster as dg
 from airbyte_platform.ingestion.connection_assets import build_local_ingestion_assets
 from airbyte_platform.ingestion.destinations import DestinationsResource
 from airbyte_platform.ingestion.embedded_resource import EmbeddedAirbyteResource
+from airbyte_platform.ingestion.local_reset import build_local_reset_job
 from airbyte_platform.settings import Settings
 
 
 def build_local_ingestion_defs(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=build_local_ingestion_assets(settings))
+    # The reset job has prod's name and run config (airbyte_server/reset.py), run by the embedded runner.
+    return dg.Definitions(
+        assets=build_local_ingestion_assets(settings), jobs=[build_local_reset_job(settings)]
+    )
 
 
 def build_local_ingestion_resources(settings: Settings) -> dict[str, object]:
