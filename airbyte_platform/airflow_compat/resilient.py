@@ -316,10 +316,10 @@ def build_resilient_sync_job(settings: Settings, dag: DagSpec) -> dg.JobDefiniti
         description="The min_records checks of every stream, on the data of whichever path produced it "
         "(none failed, at least one succeeded).",
         ins={"results": dg.In(description="The synced output of primary_sync or fallback_sync (fan-in).")},
-        out={},
+        out={"sync_stats": dg.Out(dict, description="What the seeds pushed to XCom as sync_stats.")},
         tags={"kind": "dagster"},
     )
-    def validate_sync(context: dg.OpExecutionContext, results: list):
+    def validate_sync(context: dg.OpExecutionContext, results: list):  # unannotated: a generator
         produced: Sequence[SyncedData] = results
         # Exactly one path produced the data: fallback_sync runs only when primary_sync did not.
         result = produced[-1]
@@ -327,6 +327,14 @@ def build_resilient_sync_job(settings: Settings, dag: DagSpec) -> dg.JobDefiniti
         for check in result.checks:
             context.log_event(check)
         failing = [c for c in result.checks if not c.passed]
+        stats = {
+            "path": result.path,
+            "connection_id": result.connection_id,
+            "checks": {c.asset_key.to_user_string(): c.passed for c in result.checks},
+            "passed": not failing,
+        }
+        # Yielded before any failure: the logged check evaluations are recorded with it either way.
+        yield dg.Output(stats, "sync_stats", metadata={PATH_KEY: result.path, "passed": not failing})
         if failing:
             raise dg.Failure(
                 description="min_records failed on "

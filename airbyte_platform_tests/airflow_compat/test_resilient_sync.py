@@ -292,3 +292,16 @@ def test_a_malformed_fallback_config_fails_without_showing_the_secret(
     [failure] = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.message
     assert "AIRBYTE_STRIPE_FALLBACK_SOURCE_CONFIG" in message and value not in message
+
+
+def test_too_few_records_fail_validate_sync_and_the_run(prod_env, tmp_path, postgres_dsn, airbyte_state):
+    airbyte_state.set_plan(STRIPE_PG_ID, JobPlan(duration_seconds=0.1, rows_per_stream=10))
+
+    result, instance = run(prod_env, tmp_path, postgres_dsn)
+
+    assert not result.success
+    assert steps(result, dg.DagsterEventType.STEP_FAILURE) == {VALIDATE}
+    assert evaluated_checks(result) == dict.fromkeys(validated_checks(), False)  # recorded before failing
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "min_records failed on postgres/stripe/" in failure.step_failure_data.error.message
+    assert path_tag(instance, result) == PATH_PRIMARY
