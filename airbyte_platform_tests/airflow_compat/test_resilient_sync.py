@@ -15,10 +15,8 @@ import dagster as dg
 import pytest
 
 from airbyte_platform.airflow_compat.dags import dag_named
+from airbyte_platform.airflow_compat.fallback import FALLBACK, PATH_BACKUP, PATH_EMBEDDED
 from airbyte_platform.airflow_compat.resilient import (
-    FALLBACK,
-    PATH_BACKUP,
-    PATH_EMBEDDED,
     PATH_KEY,
     PATH_PRIMARY,
     PRIMARY,
