@@ -97,6 +97,10 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "AIRBYTE_LARGE_SYNC_TIMEOUT_MINUTES",
     "AIRBYTE_LARGE_SYNC_MAX_RETRIES",
     "AIRBYTE_LARGE_SYNC_CHECK_INTERVAL_SECONDS",
+    # resilient_sync's fallback_sync: a backup connection, or the embedded runner when Airbyte is down
+    "AIRBYTE_STRIPE_BACKUP_CONNECTION_ID",
+    "AIRBYTE_STRIPE_FALLBACK_CONNECTOR",
+    "AIRBYTE_STRIPE_FALLBACK_SOURCE_CONFIG",
     # the Airflow REST API facade
     "AIRFLOW_API_USERNAME",
     "AIRFLOW_API_PASSWORD",
@@ -337,6 +341,22 @@ class LargeSyncSettings:
 
 
 @dataclass(frozen=True)
+class ResilientSyncSettings:
+    """The alternatives `fallback_sync` of resilient_sync may take once `primary_sync` failed for good.
+
+    - `backup_connection_id` (AIRBYTE_STRIPE_BACKUP_CONNECTION_ID): another Airbyte connection into the
+      same destination, synced on the Airbyte server when the server answers;
+    - `embedded_connector` (AIRBYTE_STRIPE_FALLBACK_CONNECTOR, e.g. `pypi:airbyte-source-stripe==5.14.0`)
+      with its source config in the secret AIRBYTE_STRIPE_FALLBACK_SOURCE_CONFIG (JSON, read through
+      dg.EnvVar): the embedded runner, when the Airbyte server itself is unreachable.
+    """
+
+    backup_connection_id: str | None = None
+    embedded_connector: str | None = None
+    embedded_config_var: str | None = None
+
+
+@dataclass(frozen=True)
 class AirflowApiSettings:
     """The Airflow stable REST API facade (`python -m airbyte_platform.airflow_compat.rest`).
 
@@ -370,6 +390,7 @@ class Settings:
     )
     airflow_api: AirflowApiSettings | None = None
     large_sync: LargeSyncSettings | None = None
+    resilient_sync: ResilientSyncSettings = field(default_factory=ResilientSyncSettings)
     notifications: NotificationSettings | None = None
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     connectors_dir: Path = PROJECT_ROOT / ".local" / "connectors"
@@ -575,6 +596,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     airflow_api = _airflow_api_settings(env)
     large_sync = _large_sync_settings(env)
+    resilient_sync = _resilient_sync_settings(env)
     notifications = _notification_settings(env)
     metrics = MetricsSettings(
         host=env.get("METRICS_HOST") or "127.0.0.1",
@@ -597,6 +619,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         instance=instance,
         airflow_api=airflow_api,
         large_sync=large_sync,
+        resilient_sync=resilient_sync,
         notifications=notifications,
         metrics=metrics,
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
@@ -700,6 +723,28 @@ def _large_sync_settings(env: _Reader) -> LargeSyncSettings | None:
         return None
     return LargeSyncSettings(
         connection_id=connection_id, **{k: v for k, v in tuning.items() if v is not None}
+    )
+
+
+def _resilient_sync_settings(env: _Reader) -> ResilientSyncSettings:
+    connector = env.get("AIRBYTE_STRIPE_FALLBACK_CONNECTOR")
+    if connector is not None and connector.partition(":")[0] not in ("pypi", "sample", "python"):
+        env.problems.append(
+            f"AIRBYTE_STRIPE_FALLBACK_CONNECTOR={connector!r} must be pypi:<requirement> "
+            "(e.g. pypi:airbyte-source-stripe==5.14.0), sample:<shape> or python:<script>"
+        )
+    config_var = env.secret_var(
+        "AIRBYTE_STRIPE_FALLBACK_SOURCE_CONFIG", "source config of the embedded fallback", required=False
+    )
+    if config_var is not None and connector is None:
+        env.problems.append(
+            "AIRBYTE_STRIPE_FALLBACK_SOURCE_CONFIG is set but AIRBYTE_STRIPE_FALLBACK_CONNECTOR is not "
+            "(which connector reads with it?)"
+        )
+    return ResilientSyncSettings(
+        backup_connection_id=env.get("AIRBYTE_STRIPE_BACKUP_CONNECTION_ID"),
+        embedded_connector=connector,
+        embedded_config_var=config_var,
     )
 
 

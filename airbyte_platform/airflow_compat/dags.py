@@ -27,6 +27,7 @@ REVENUE_ANALYTICS = dg.AssetKey(["snowflake", "revenue_analytics"])
 SALES_PIPELINE = dg.AssetKey(["snowflake", "sales_pipeline"])
 
 EVERY_6_HOURS = "0 */6 * * *"
+RESILIENT_SYNC = "resilient_sync"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class TaskMapping:
     assets: tuple[dg.AssetKey, ...] = ()
     check_names: tuple[str, ...] = ()  # checks of this name on the DAG's assets
     note: str = ""
+    # Op jobs (resilient_sync): the steps doing the task, where no asset step is planned for it.
+    ops: tuple[str, ...] = ()
+    # Airflow's TriggerRule.ALL_FAILED: the task runs only after this one failed (so if it ran, that failed).
+    after_failure_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,16 +157,21 @@ DAGS: tuple[DagSpec, ...] = (
         },
     ),
     DagSpec(
-        dag_id="resilient_sync",
-        description="Stripe → PostgreSQL with 3 retries 10 minutes apart, then validation.",
-        # As the seeds wrote it: retries=3, retry_delay=timedelta(minutes=10), no backoff.
+        dag_id=RESILIENT_SYNC,
+        description="Stripe → PostgreSQL with 3 retries 10 minutes apart, a fallback path, then validation.",
+        # As the seeds wrote it: retries=3, retry_delay=timedelta(minutes=10), no backoff (primary_sync's
+        # op config defaults; see airflow_compat/resilient.py).
         retry_policy=dg.RetryPolicy(max_retries=3, delay=600),
         tasks={
-            "primary_sync": TaskMapping(assets=_streams("stripe_to_postgres")),
+            "primary_sync": TaskMapping(assets=_streams("stripe_to_postgres"), ops=("primary_sync",)),
             "fallback_sync": TaskMapping(
-                note="the retries of primary_sync; the Airbyte job is re-attached, not duplicated"
+                assets=_streams("stripe_to_postgres"),
+                ops=("fallback_sync",),
+                after_failure_of="primary_sync",
+                note="only after primary_sync failed for good: the backup connection "
+                "(AIRBYTE_STRIPE_BACKUP_CONNECTION_ID), or the embedded runner when Airbyte is unreachable",
             ),
-            "validate_sync": TaskMapping(check_names=("min_records",)),
+            "validate_sync": TaskMapping(check_names=("min_records",), ops=("validate_sync",)),
         },
     ),
     DagSpec(

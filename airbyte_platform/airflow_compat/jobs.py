@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from airbyte_platform.airflow_compat.dags import DAGS, DagSpec
+from airbyte_platform.airflow_compat.dags import DAGS, RESILIENT_SYNC, DagSpec
+from airbyte_platform.airflow_compat.resilient import build_resilient_sync_job
 from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.events.routes import AIRBYTE_EVENT_DRIVEN_SYNC
 from airbyte_platform.ingestion.sync_ops import RUN_CONFIG_KEY, SYNC_RUN_TAG, SyncOp, resolve_connection
@@ -94,7 +95,7 @@ def _executor(dag: DagSpec, ops: list[SyncOp]) -> dg.ExecutorDefinition | None:
 
 def build_airflow_jobs(
     settings: Settings, check_keys: Iterable[dg.AssetCheckKey], ops: Iterable[SyncOp] = ()
-) -> tuple[list[dg.UnresolvedAssetJobDefinition], list[dg.ScheduleDefinition]]:
+) -> tuple[list[dg.UnresolvedAssetJobDefinition | dg.JobDefinition], list[dg.ScheduleDefinition]]:
     """One job per documented DAG id, and a schedule where the DAG had one.
 
     `check_keys`: every asset check defined in the code location, so checks-only DAGs
@@ -102,9 +103,13 @@ def build_airflow_jobs(
     `ops`: every sync op, declared and discovered (`airbyte_event_driven_sync` takes any of them).
     """
     check_keys, ops = list(check_keys), list(ops)
-    jobs: list[dg.UnresolvedAssetJobDefinition] = []
+    jobs: list[dg.UnresolvedAssetJobDefinition | dg.JobDefinition] = []
     schedules: list[dg.ScheduleDefinition] = []
     for dag in DAGS:
+        if dag.dag_id == RESILIENT_SYNC:
+            # Trigger rules (run the fallback only after a failure) need ops, not an asset selection.
+            jobs.append(build_resilient_sync_job(settings, dag))
+            continue
         selection = _checks_only_selection(dag, check_keys) if dag.checks_only else _selection(dag, ops)
         job = dg.define_asset_job(
             name=dag.dag_id,

@@ -24,6 +24,7 @@ from airbyte_platform.ingestion.sync_target import SyncTarget
 if TYPE_CHECKING:
     # The runner (DuckDB, pyarrow, numpy) is imported by the sync step that uses it, not by every
     # process that loads the code location.
+    from airbyte_platform.ingestion.embedded.clear import ClearedStream
     from airbyte_platform.ingestion.embedded.runner import EmbeddedAirbyteRunner, StreamSyncResult
 
 
@@ -82,6 +83,18 @@ class EmbeddedAirbyteResource(dg.ConfigurableResource):
                 metadata=materialization_metadata(connection, result),
             )
             yield min_records_result(connection, stream, result.total_rows)
+
+    def clear_connection(self, log: logging.Logger, connection: ConnectionSpec) -> list[ClearedStream]:
+        """Reset/clear: empty every stream of `connection` in its destination and drop its saved state."""
+        from airbyte_platform.ingestion.embedded.clear import clear_connection
+
+        return clear_connection(
+            connection,
+            lake_root=self.destinations.lake_root,
+            postgres_dsn=self.destinations.postgres_uri() if connection.destination != "lake" else None,
+            log=log,
+            lock_timeout=self.lock_timeout_seconds,
+        )
 
 
 def selected_streams(context: dg.AssetExecutionContext, connection: ConnectionSpec) -> list[StreamSpec]:

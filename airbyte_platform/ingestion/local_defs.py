@@ -9,12 +9,17 @@ import dagster as dg
 
 from airbyte_platform.core.destinations import ANALYTICS_DATABASE, DestinationsResource
 from airbyte_platform.ingestion.embedded_resource import EmbeddedAirbyteResource
+from airbyte_platform.ingestion.local_reset import build_local_reset_job
 from airbyte_platform.ingestion.sync_assets import declared_sync_assets
 from airbyte_platform.settings import Settings
 
 
 def build_local_ingestion_defs(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=[assets for _, assets in declared_sync_assets(settings)])
+    # The reset job has prod's name and run config (airbyte_server/reset.py), run by the embedded runner.
+    return dg.Definitions(
+        assets=[assets for _, assets in declared_sync_assets(settings)],
+        jobs=[build_local_reset_job(settings)],
+    )
 
 
 def build_local_ingestion_resources(settings: Settings) -> dict[str, object]:

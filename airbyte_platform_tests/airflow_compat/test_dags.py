@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from airbyte_platform.airflow_compat.dags import DAG_IDS, DAGS
+from airbyte_platform.airflow_compat.dags import DAG_IDS, DAGS, dag_named
 from airbyte_platform.definitions import build_definitions
 from airbyte_platform.settings import load_settings
 
@@ -61,7 +61,26 @@ def test_stripe_datalake_pipeline_runs_sync_then_databricks_then_snowflake(defs)
 
 def test_resilient_sync_retries_three_times_ten_minutes_apart(defs):
     job = defs.resolve_job_def("resilient_sync")
-    policy = job.op_retry_policy
-    assert policy is not None and policy.max_retries == 3 and policy.delay == 600
-    # Fixed 10 minutes between attempts, as retry_delay=timedelta(minutes=10) in the seeds.
-    assert policy.backoff is None and policy.jitter is None
+    primary = job.graph.node_named("primary_sync").definition
+    fields = primary.config_schema.as_field().config_type.fields
+    # As retries=3, retry_delay=timedelta(minutes=10) in the seeds: a fixed delay, no backoff.
+    assert fields["max_retries"].default_value == 3
+    assert fields["retry_delay_seconds"].default_value == 600
+    assert dag_named("resilient_sync").retry_policy == dg.RetryPolicy(max_retries=3, delay=600)
+
+
+def test_resilient_sync_has_the_seeds_tasks_and_trigger_rules(defs):
+    job = defs.resolve_job_def("resilient_sync")
+    assert sorted(node.name for node in job.graph.nodes) == sorted(dag_named("resilient_sync").tasks)
+    # fallback_sync reads primary_sync's optional `failed` output (runs only after a failure);
+    # validate_sync fans in both optional `synced` outputs (runs when one produced the data).
+    fallback_inputs = job.graph.dependency_structure.input_to_upstream_outputs_for_node("fallback_sync")
+    assert [(o.node.name, o.output_def.name) for outs in fallback_inputs.values() for o in outs] == [
+        ("primary_sync", "failed")
+    ]
+    validate_inputs = job.graph.dependency_structure.input_to_upstream_outputs_for_node("validate_sync")
+    assert sorted((o.node.name, o.output_def.name) for outs in validate_inputs.values() for o in outs) == [
+        ("fallback_sync", "synced"),
+        ("primary_sync", "synced"),
+    ]
+    assert not job.graph.node_named("primary_sync").definition.output_def_named("synced").is_required

@@ -1,7 +1,7 @@
 """The production install leaves out local mode's stand-ins, and the production code runs without them.
 
-deploy/Dockerfile installs the project's runtime dependencies only; pgserver, fakesnow and DuckDB are
-the `local` extra. Without a container engine the image cannot be built here, so the second test
+deploy/Dockerfile installs the project's runtime dependencies only; pgserver and fakesnow are the
+`local` extra. Without a container engine the image cannot be built here, so the second test
 does what the image would: it loads the prod code location, the receiver and the metrics exporter in
 a process where importing any of those packages fails.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from airbyte_platform_tests.test_settings import PROD_PLACEHOLDERS
 
 PROJECT = Path(__file__).resolve().parents[2]
-LOCAL_ONLY = ("pgserver", "fakesnow", "duckdb")
+LOCAL_ONLY = ("pgserver", "fakesnow")
 
 
 def _names(requirements: list[str]) -> set[str]:

@@ -78,7 +78,17 @@ def code_location(settings: Settings) -> dg.Definitions:
     graph = dg.Definitions.merge(build_events_defs(settings), dg.Definitions(assets=[stand_in_assets]))
     jobs, schedules = build_airflow_jobs(settings, [k for c in build_cdc_checks() for k in c.check_keys])
     return dg.Definitions.merge(
-        graph, dg.Definitions(jobs=jobs, schedules=schedules, resources=build_events_resources(settings))
+        graph,
+        dg.Definitions(
+            jobs=jobs,
+            schedules=schedules,
+            resources={
+                **build_events_resources(settings),
+                # resilient_sync is an op job needing these; never executed here.
+                "airbyte": dg.ResourceDefinition.none_resource(),
+                "destinations": dg.ResourceDefinition.none_resource(),
+            },
+        ),
     )
 
 

@@ -125,7 +125,8 @@ def steps_of_task(task: TaskMapping, planned: PlannedWork) -> list[str]:
     steps = {step for asset, step in planned.asset_steps.items() if asset in wanted}
     names = set(task.check_names)
     steps |= {step for (_, name), step in planned.check_steps.items() if name in names}
-    return sorted(steps)
+    # Op jobs (resilient_sync) plan no asset steps: their ops' step keys are the ops' names.
+    return sorted(steps | set(task.ops))
 
 
 def task_instance_payloads(spec: DagSpec, run: RunInfo, planned: PlannedWork) -> list[dict[str, Any]]:
@@ -133,6 +134,7 @@ def task_instance_payloads(spec: DagSpec, run: RunInfo, planned: PlannedWork) ->
     max_tries = spec.retry_policy.max_retries if spec.retry_policy else 0
     logical_date = logical_date_of(run)
     out: list[dict[str, Any]] = []
+    states = _task_states(spec, run, planned, stats)
     for task_id, task in spec.tasks.items():
         steps = steps_of_task(task, planned)
         step_stats = [stats.get(step) for step in steps]
@@ -150,7 +152,7 @@ def task_instance_payloads(spec: DagSpec, run: RunInfo, planned: PlannedWork) ->
                 "start_date": iso(start),
                 "end_date": iso(end),
                 "duration": (end - start) if (start is not None and end is not None) else None,
-                "state": task_state(run.status, [s.status if s else None for s in step_stats]),
+                "state": states[task_id],
                 "try_number": max((s.attempts for s in step_stats if s), default=0),
                 "map_index": -1,
                 "max_tries": max_tries,
@@ -179,6 +181,22 @@ def task_instance_payloads(spec: DagSpec, run: RunInfo, planned: PlannedWork) ->
             }
         )
     return out
+
+
+def _task_states(
+    spec: DagSpec, run: RunInfo, planned: PlannedWork, stats: Mapping[str, Any]
+) -> dict[str, str | None]:
+    """Each task's state from its steps. A task that runs only after another failed (resilient_sync's
+    fallback_sync, TriggerRule.ALL_FAILED) and did run means that one failed, as Airflow shows it,
+    even though its step handed the failure on instead of failing the run."""
+    states: dict[str, str | None] = {}
+    for task_id, task in spec.tasks.items():
+        step_stats = [stats.get(step) for step in steps_of_task(task, planned)]
+        states[task_id] = task_state(run.status, [s.status if s else None for s in step_stats])
+    for task_id, task in spec.tasks.items():
+        if task.after_failure_of and states[task_id] in ("running", "success", "failed"):
+            states[task.after_failure_of] = "failed"
+    return states
 
 
 def _operator(task: TaskMapping) -> str | None:

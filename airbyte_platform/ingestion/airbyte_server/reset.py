@@ -16,25 +16,19 @@ recorded as materialized with 0 rows, so everything downstream shows as stale un
 """
 
 from collections.abc import Iterator, Sequence
-from typing import Literal
 
 import dagster as dg
-from pydantic import Field
 
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
+from airbyte_platform.ingestion.reset_config import (
+    RESET_JOB_DESCRIPTION,
+    RESET_JOB_NAME,
+    RESET_OP_NAME,
+    ResetConfig,
+)
 from airbyte_platform.ingestion.sync_target import SyncTarget
 
-RESET_JOB_NAME = "airbyte_reset_connection"
-RESET_OP_NAME = "reset_airbyte_connection"  # must differ from the job (graph) name
-
-
-class ResetConfig(dg.Config):
-    connection: str = Field(
-        description="Declared connection name (e.g. stripe_to_postgres), discovered connection name, or connection id."
-    )
-    job_type: Literal["reset", "clear"] = Field(
-        default="reset", description="`reset` (all Airbyte versions) or `clear` (Airbyte >= 0.63)."
-    )
+__all__ = ["RESET_JOB_NAME", "RESET_OP_NAME", "ResetConfig", "build_reset_job", "resolve_target"]
 
 
 def resolve_target(targets: Sequence[SyncTarget], wanted: str) -> SyncTarget:
@@ -88,7 +82,7 @@ def build_reset_job(targets: Sequence[SyncTarget]) -> dg.JobDefinition:
 
     @dg.job(
         name=RESET_JOB_NAME,
-        description="Reset de conexiones: clear the synced data of one Airbyte connection (run config: connection).",
+        description=RESET_JOB_DESCRIPTION,
         tags={"airbyte/job_type": "reset"},
     )
     def reset_job() -> None:

@@ -13,6 +13,7 @@ manifest can still finish.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -151,26 +152,7 @@ class LakeSyncSession:
     def _open_folder(self, plan: StreamPlan) -> _StreamFolder:
         filesystem, path = lake_filesystem(plan.location)
         filesystem.create_dir(path, recursive=True)
-        lock = None
-        if isinstance(filesystem, pafs.LocalFileSystem):
-            # Two local syncs of one stream would both build on the same previous state; the second waits.
-            # S3 has no lock: there, the orchestrator's one-run-per-connection rule is what serializes syncs.
-            lock = FileLock(f"{path}/{LOCK_FILE}")
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                self.log.warning(
-                    f"stream {plan.name}: another sync of it is running (it holds {lock.lock_file}); "
-                    f"waiting up to {self.lock_timeout:g} s for it to finish"
-                )
-                try:
-                    lock.acquire(timeout=self.lock_timeout)
-                except Timeout as exc:
-                    raise LakeError(
-                        f"stream {plan.name}: gave up after {self.lock_timeout:g} s waiting for another sync of "
-                        f"it to finish (it holds {lock.lock_file}); if none is running, its process is stuck: "
-                        "stop it (the embedded resource's lock_timeout_seconds sets the wait)"
-                    ) from exc
+        lock = _stream_lock(filesystem, path, plan.name, self.log, self.lock_timeout)
         previous = read_manifest_at(filesystem, path)
         if previous is None:
             # First sync into this folder: claim it with a manifest listing what is already there (nothing,
@@ -383,6 +365,111 @@ class LakeSyncSession:
         for folder in self.folders.values():
             if folder.lock is not None:
                 folder.lock.release()
+
+
+def _stream_lock(
+    filesystem: pafs.FileSystem, path: str, stream: str, log: logging.Logger, timeout: float
+) -> FileLock | None:
+    """The stream folder's lock, held (None on object stores).
+
+    Two local syncs of one stream would both build on the same previous state; the second waits.
+    S3 has no lock: there, the orchestrator's one-run-per-connection rule is what serializes syncs.
+    """
+    if not isinstance(filesystem, pafs.LocalFileSystem):
+        return None
+    lock = FileLock(f"{path}/{LOCK_FILE}")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.warning(
+            f"stream {stream}: another sync of it is running (it holds {lock.lock_file}); "
+            f"waiting up to {timeout:g} s for it to finish"
+        )
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout as exc:
+            raise LakeError(
+                f"stream {stream}: gave up after {timeout:g} s waiting for another sync of "
+                f"it to finish (it holds {lock.lock_file}); if none is running, its process is stuck: "
+                "stop it (the embedded resource's lock_timeout_seconds sets the wait)"
+            ) from exc
+    return lock
+
+
+@dataclass(frozen=True)
+class ClearedLakeStream:
+    location: str
+    rows_before: int  # rows readers saw before the clear
+    had_state: bool  # a connector state was saved (the next sync would have resumed from it)
+
+
+def clear_lake_stream(
+    location: str,
+    connection_name: str,
+    clear_id: str,
+    *,
+    log: logging.Logger | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> ClearedLakeStream:
+    """Empty one stream folder and forget its state, in one manifest replacement (Airbyte's reset/clear).
+
+    The new manifest lists one empty file with the table's columns (so Spark and every reader see an
+    empty table, not a missing one) and no state, so the next sync starts from scratch. The old data
+    files are listed as retired: a reader holding the previous manifest can still finish, and the
+    next sync deletes them, as a full refresh's files are. Other folders are never touched.
+    """
+    log = log or _log
+    filesystem, path = lake_filesystem(location)
+    previous = read_manifest_at(filesystem, path)
+    if previous is None and not parquet_files_under(filesystem, path):
+        return ClearedLakeStream(location=location, rows_before=0, had_state=False)  # never synced
+    lock = _stream_lock(filesystem, path, location, log, lock_timeout)
+    try:
+        previous = read_manifest_at(filesystem, path)  # again, under the lock: a sync may have published
+        if previous is None:  # files of Airbyte's own S3 destination, never listed by us
+            files = parquet_files_under(filesystem, path)
+            previous = {"files": files, "rows": 0, "visible_rows": 0, "state": None, "retired": []}
+        schema = manifest_schema(previous) or (
+            pq.read_schema(f"{path}/{previous['files'][0]}", filesystem=filesystem)
+            if previous.get("files")
+            else pa.schema([])
+        )
+        empty = f"part-{clear_id}-00000.parquet"
+        with filesystem.open_output_stream(f"{path}/{empty}") as stream:
+            pq.write_table(schema.empty_table(), stream)
+        if isinstance(filesystem, pafs.LocalFileSystem):
+            _fsync(f"{path}/{empty}")
+        retired = [name for name in previous.get("files", []) if name != empty]
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "files": [empty],
+            "rows": 0,
+            "primary_key": previous.get("primary_key"),
+            "cursor_field": previous.get("cursor_field"),
+            "visible_rows": 0,
+            "state": None,
+            "sync_id": clear_id,
+            "connection": connection_name,
+            "columns": [[f.name, str(f.type)] for f in schema],
+            "arrow_schema": encode_schema(schema),
+            "retired": retired,
+            "cleared_at": datetime.now(UTC).isoformat(),
+            "published_at": datetime.now(UTC).isoformat(),
+        }
+        _write_manifest(filesystem, path, manifest)  # the commit point of the clear
+        # Files retired one publish ago are no longer listed anywhere a reader could still hold.
+        for name in previous.get("retired", []):
+            if name not in retired and name != empty:
+                with contextlib.suppress(FileNotFoundError):
+                    filesystem.delete_file(f"{path}/{name}")
+    finally:
+        if lock is not None:
+            lock.release()
+    return ClearedLakeStream(
+        location=location,
+        rows_before=int(previous.get("visible_rows", previous.get("rows", 0))),
+        had_state=previous.get("state") is not None,
+    )
 
 
 def _write_manifest(filesystem: pafs.FileSystem, path: str, manifest: Mapping[str, Any]) -> None:

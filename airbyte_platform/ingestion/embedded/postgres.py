@@ -427,3 +427,95 @@ class PostgresSyncSession:
 
 def _key_is_null(keys: Sequence[str]) -> sql.Composable:
     return sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(k)) for k in keys)
+
+
+@dataclass(frozen=True)
+class ClearedTable:
+    location: str  # schema.table
+    rows_before: int
+    had_state: bool
+
+
+def clear_postgres_streams(
+    dsn: str,
+    schema: str,
+    connection_name: str,
+    tables: Mapping[str, str],
+    *,
+    log: logging.Logger | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> dict[str, ClearedTable]:
+    """Empty the tables of a connection's streams and delete their saved state, in ONE transaction.
+
+    `tables`: stream name -> table name in `schema`. Each table's sync lock (the advisory lock a sync
+    holds) is taken first, so a clear never interleaves with a sync of the same stream; then every
+    table is truncated (its columns stay: readers see an empty table) and the connection's state rows
+    for these streams are deleted, all committed together or not at all. Rows of other connections
+    in the state table and tables of other streams are never touched.
+    """
+    log = log or _log
+    try:
+        connection = psycopg.connect(dsn, autocommit=True, application_name="airbyte_platform clear")
+    except psycopg.Error as exc:
+        raise PostgresDestinationError(f"cannot connect to the destination PostgreSQL: {exc}") from exc
+    with connection:
+        for stream, table in sorted(tables.items()):
+            _take_sync_lock(connection, f"airbyte_sync:{schema}.{table}", stream, schema, log, lock_timeout)
+        cleared: dict[str, ClearedTable] = {}
+        with connection.transaction():
+            state_exists = _exists(connection, schema, STATE_TABLE)
+            for stream, table in tables.items():
+                rows = 0
+                if _exists(connection, schema, table):
+                    identifier = sql.Identifier(schema, table)
+                    row = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(identifier)).fetchone()
+                    rows = int(row[0]) if row else 0
+                    connection.execute(sql.SQL("TRUNCATE {}").format(identifier))
+                had_state = False
+                if state_exists:
+                    deleted = connection.execute(
+                        sql.SQL("DELETE FROM {} WHERE connection_name = %s AND stream = %s").format(
+                            sql.Identifier(schema, STATE_TABLE)
+                        ),
+                        [connection_name, stream],
+                    )
+                    had_state = deleted.rowcount > 0
+                cleared[stream] = ClearedTable(
+                    location=f"{schema}.{table}", rows_before=rows, had_state=had_state
+                )
+    return cleared  # closing the connection released the sync locks
+
+
+def _exists(connection: psycopg.Connection[Any], schema: str, table: str) -> bool:
+    row = connection.execute(
+        "SELECT to_regclass(%s)", [sql.Identifier(schema, table).as_string(connection)]
+    ).fetchone()
+    return bool(row and row[0] is not None)
+
+
+def _take_sync_lock(
+    connection: psycopg.Connection[Any],
+    key: str,
+    stream: str,
+    schema: str,
+    log: logging.Logger,
+    lock_timeout: float,
+) -> None:
+    if connection.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key]).fetchone()[0]:  # type: ignore[index]
+        return
+    log.warning(
+        f"stream {stream}: a sync of it is running (it holds the advisory lock {key!r} in {schema}); "
+        f"waiting up to {lock_timeout:g} s for it to finish before clearing"
+    )
+    connection.execute(
+        "SELECT set_config('lock_timeout', %s, false)", [f"{max(1, int(lock_timeout * 1000))}ms"]
+    )
+    try:
+        connection.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+    except psycopg.errors.LockNotAvailable as exc:
+        raise PostgresDestinationError(
+            f"stream {stream}: gave up after {lock_timeout:g} s waiting for a sync of it to finish "
+            f"(it holds the advisory lock {key!r}); nothing was cleared"
+        ) from exc
+    finally:
+        connection.execute("SELECT set_config('lock_timeout', '0', false)")

@@ -95,3 +95,58 @@ def test_bad_trigger_bodies_say_what_to_fix(body, message):
     with pytest.raises(ApiProblem) as raised:
         parse_trigger_request(body, NOW)
     assert raised.value.status == 400 and message in raised.value.detail
+
+
+@pytest.mark.parametrize(
+    ("run_status", "fallback", "expected"),
+    [
+        # primary_sync's step succeeds either way (a spent primary hands its failure on); a fallback
+        # that ran means the primary failed, as Airflow shows it.
+        (
+            "SUCCESS",
+            "SKIPPED",
+            {"primary_sync": "success", "fallback_sync": "skipped", "validate_sync": "success"},
+        ),
+        (
+            "SUCCESS",
+            "SUCCESS",
+            {"primary_sync": "failed", "fallback_sync": "success", "validate_sync": "success"},
+        ),
+        (
+            "FAILURE",
+            "FAILURE",
+            {"primary_sync": "failed", "fallback_sync": "failed", "validate_sync": "upstream_failed"},
+        ),
+    ],
+)
+def test_resilient_sync_task_states_follow_airflows_trigger_rules(run_status, fallback, expected):
+    from airbyte_platform.airflow_compat.rest.dagster_api import RunInfo, StepStat
+    from airbyte_platform.airflow_compat.rest.payloads import task_instance_payloads
+
+    validate = "SUCCESS" if run_status == "SUCCESS" else None
+    run = RunInfo(
+        run_id="r1",
+        job_name="resilient_sync",
+        status=run_status,
+        tags={},
+        creation_time=1.0,
+        start_time=1.0,
+        end_time=2.0,
+        update_time=2.0,
+        step_stats=tuple(
+            StepStat(step, status, 1.0, 2.0 if status else None, 1)
+            for step, status in (
+                ("primary_sync", "SUCCESS"),
+                ("fallback_sync", fallback),
+                ("validate_sync", validate),
+            )
+            if status
+        ),
+    )
+    payloads = task_instance_payloads(dag_named("resilient_sync"), run, PlannedWork())
+    assert {p["task_id"]: p["state"] for p in payloads} == expected
+    assert {p["task_id"]: p["rendered_fields"]["dagster_steps"] for p in payloads} == {
+        "primary_sync": ["primary_sync"],
+        "fallback_sync": ["fallback_sync"],
+        "validate_sync": ["validate_sync"],
+    }
