@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteClient
@@ -12,22 +10,22 @@ from airbyte_platform.ingestion.airbyte_server.errors import (
     AirbyteNotFoundError,
     AirbyteRetriesExhaustedError,
 )
-from airbyte_platform.ingestion.airbyte_server.retry import RetryPolicy, parse_retry_after
+from airbyte_platform.ingestion.airbyte_server.retry import RetrySettings
 from airbyte_platform_tests.airbyte_server.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
 from airbyte_platform_tests.airbyte_server.fake_airbyte import FakeAirbyteServer
 
 CREDENTIALS = "AIRBYTE_API_USERNAME/AIRBYTE_API_PASSWORD"
 
 
-def make_client(server: FakeAirbyteServer, **overrides) -> ResilientAirbyteClient:
+def make_client(server: FakeAirbyteServer, max_retries: int = 6, **overrides) -> ResilientAirbyteClient:
     settings = {
         "rest_api_base_url": server.public_api_url,
         "configuration_api_base_url": server.config_api_url,
         "username": USERNAME,
         "password": PASSWORD,
-        "request_retry_delay": 0.01,
-        "retry_max_delay": 0.05,
-        "max_retry_after": 1.0,
+        "retry": RetrySettings(
+            max_retries=max_retries, backoff_factor=0.01, max_delay=0.05, max_retry_after=1.0
+        ),
         "credential_hint": CREDENTIALS,
         **overrides,
     }
@@ -35,7 +33,7 @@ def make_client(server: FakeAirbyteServer, **overrides) -> ResilientAirbyteClien
 
 
 def test_transient_failures_are_retried_until_success(airbyte_server):
-    client = make_client(airbyte_server, request_max_retries=10)
+    client = make_client(airbyte_server, max_retries=10)
     for kind in ("503", "502", "500", "drop_before", "drop_after"):
         if kind.startswith("drop"):
             airbyte_server.faults.drop(after=kind == "drop_after", path="/workspaces", times=2)
@@ -46,13 +44,42 @@ def test_transient_failures_are_retried_until_success(airbyte_server):
     assert airbyte_server.requests["GET /workspaces"] == 11  # 10 injected failures, then one success
 
 
-def test_retry_after_is_honored(airbyte_server):
-    client = make_client(airbyte_server)
-    airbyte_server.faults.status(429, path="/workspaces", retry_after=0.4)
-    started = time.perf_counter()
+class RecordingClock:
+    """A virtual clock: sleeping records the wait and moves time, nothing waits for real."""
+
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += max(seconds, 0.0)
+
+
+def test_retry_after_is_honored_and_capped(airbyte_server):
+    clock = RecordingClock()
+    client = make_client(airbyte_server, clock=clock, retry=RetrySettings(max_retry_after=10.0))
+    airbyte_server.faults.status(429, path="/workspaces", retry_after=7)
+    airbyte_server.faults.status(503, path="/workspaces", retry_after=3600)
     client.list_workspaces()
-    assert time.perf_counter() - started >= 0.4
-    assert airbyte_server.requests["GET /workspaces"] == 2
+    assert clock.sleeps == [7, 10.0]  # the server's wait, then the cap instead of an hour
+    assert airbyte_server.requests["GET /workspaces"] == 3
+
+
+def test_backoff_doubles_with_jitter_up_to_its_ceiling(airbyte_server):
+    clock = RecordingClock()
+    settings = RetrySettings(max_retries=6, backoff_factor=1.0, max_delay=8.0)
+    client = make_client(airbyte_server, clock=clock, retry=settings)
+    airbyte_server.faults.status(502, path="/workspaces", times=6)
+    client.list_workspaces()
+    assert len(clock.sleeps) == 6
+    assert clock.sleeps[0] == 0  # urllib3 retries the first failure at once
+    for retry, wait in enumerate(clock.sleeps[1:], start=2):
+        base = 2.0 ** (retry - 1)
+        assert min(base, 8.0) <= wait <= min(base + 1.0, 8.0)  # plus up to one factor of jitter
 
 
 def test_a_401_fails_in_one_request_naming_the_variables(airbyte_server):
@@ -88,7 +115,7 @@ def test_404_names_the_connection_id_variable(airbyte_server):
 
 
 def test_retries_are_bounded(airbyte_server):
-    client = make_client(airbyte_server, request_max_retries=3)
+    client = make_client(airbyte_server, max_retries=3)
     airbyte_server.faults.status(503, path="/workspaces", times=None)
     with pytest.raises(AirbyteRetriesExhaustedError, match="still failing after 4 attempts"):
         client.list_workspaces()
@@ -147,16 +174,3 @@ def test_a_non_json_answer_says_where_the_url_should_point(airbyte_server):
     airbyte_server.faults.html(path="/workspaces")
     with pytest.raises(AirbyteApiError, match=r"not JSON .*text/html.*/api/public/v1"):
         client.list_workspaces()
-
-
-def test_backoff_doubles_with_jitter_and_respects_retry_after():
-    policy = RetryPolicy(base_delay=1.0, max_delay=8.0, max_retry_after=20.0)
-    delays = [policy.delay(n) for n in range(6)]
-    for n, delay in enumerate(delays):
-        ceiling = min(8.0, 2.0**n)
-        assert ceiling / 2 <= delay <= ceiling
-    assert policy.delay(0, retry_after=5.0) == 5.0
-    assert policy.delay(0, retry_after=60.0) == 20.0
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    assert parse_retry_after("soon") is None
