@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteClient
@@ -9,6 +12,8 @@ from airbyte_platform.ingestion.airbyte_server.errors import (
     AirbyteApiError,
     AirbyteNotFoundError,
     AirbyteRetriesExhaustedError,
+    AirbyteTransientError,
+    AirbyteUnreachableError,
 )
 from airbyte_platform.ingestion.airbyte_server.retry import RetrySettings
 from airbyte_platform_tests.airbyte_server.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
@@ -126,8 +131,6 @@ def test_trigger_is_never_retried_blindly(airbyte_server, airbyte_state):
     client = make_client(airbyte_server)
     connection_id = next(iter(airbyte_state.connections))
     airbyte_server.faults.drop(after=True, method="POST", path="/jobs")
-    from airbyte_platform.ingestion.airbyte_server.errors import AirbyteTransientError
-
     with pytest.raises(AirbyteTransientError):
         client.trigger_job(connection_id)
     assert airbyte_server.requests["POST /jobs"] == 1
@@ -174,3 +177,72 @@ def test_a_non_json_answer_says_where_the_url_should_point(airbyte_server):
     airbyte_server.faults.html(path="/workspaces")
     with pytest.raises(AirbyteApiError, match=r"not JSON .*text/html.*/api/public/v1"):
         client.list_workspaces()
+
+
+def credentials_client(server: FakeAirbyteServer, **overrides) -> ResilientAirbyteClient:
+    return make_client(
+        server, username=None, password=None, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **overrides
+    )
+
+
+def test_one_token_serves_many_calls_and_threads(airbyte_server):
+    client = credentials_client(airbyte_server)
+    workspace_id = next(iter(airbyte_server.state.workspaces))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: client.validate_workspace(workspace_id), range(12)))
+    assert airbyte_server.requests["token POST /applications/token"] == 1
+    assert airbyte_server.requests["GET /workspaces/{id}"] == 12
+
+
+def test_the_token_is_refreshed_before_it_expires_without_a_rejected_call(airbyte_server):
+    clock = RecordingClock()
+    client = credentials_client(airbyte_server, clock=clock)
+    client.list_workspaces()
+    clock.t += airbyte_server.token_ttl_seconds - 60  # still comfortably valid
+    client.list_workspaces()
+    assert airbyte_server.requests["token POST /applications/token"] == 1
+    clock.t += 45  # within the refresh margin of its expiry
+    client.list_workspaces()
+    assert airbyte_server.requests["token POST /applications/token"] == 2
+    assert airbyte_server.statuses("GET /workspaces") == [200, 200, 200]  # no call was refused
+
+
+def test_copies_with_another_retry_budget_share_the_token_and_the_count(airbyte_server):
+    client = credentials_client(airbyte_server)
+    quick = client.with_retries(0)
+    client.list_workspaces()
+    quick.list_workspaces()
+    assert quick.retry.max_retries == 0 and quick.request_max_retries == 0
+    assert airbyte_server.requests["token POST /applications/token"] == 1
+    assert client.http_calls == quick.http_calls == 3  # token + two listings
+
+
+def test_a_config_api_read_is_retried_but_a_job_creation_is_not(airbyte_server, airbyte_state):
+    client = make_client(airbyte_server, clock=RecordingClock(), retry=RetrySettings(max_retry_after=60))
+    connection_id = next(iter(airbyte_state.connections))
+    job = airbyte_state.trigger(connection_id, "sync")
+    airbyte_server.faults.status(502, method="POST", path="/jobs/get", times=2)
+    assert client.get_job_info(job.job_id, "stats") is not None
+    assert airbyte_server.statuses("config POST /jobs/get") == [502, 502, 200]
+
+    airbyte_server.faults.status(503, method="POST", path="/jobs", retry_after=9)
+    with pytest.raises(AirbyteTransientError) as raised:
+        client.trigger_job(connection_id)
+    assert raised.value.retry_after == 9 and raised.value.unreachable
+    assert airbyte_server.statuses("POST /jobs") == [503]
+
+
+def test_an_unreachable_server_raises_the_unreachable_error_after_every_retry():
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clock = RecordingClock()
+    client = ResilientAirbyteClient(
+        rest_api_base_url=f"http://127.0.0.1:{port}/api/public/v1",
+        retry=RetrySettings(max_retries=3, backoff_factor=1.0),
+        clock=clock,
+    )
+    with pytest.raises(AirbyteUnreachableError, match="still failing after 4 attempts") as raised:
+        client.list_workspaces()
+    assert isinstance(raised.value, AirbyteRetriesExhaustedError)  # what outage handling catches
+    assert len(clock.sleeps) == 3 and client.http_calls == 4
