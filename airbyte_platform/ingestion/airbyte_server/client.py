@@ -15,10 +15,12 @@ What it adds, each in one place:
 - calls the library does not have: workspace resolution, destination listing, the recent jobs of
   a connection in one page, per-stream stats, a failed job's reason.
 
-dagster-airbyte (0.29) has no public extension point for its transport: its calls (paged
-listings, `get_job_details`, `start_sync_job`, ...) all go through the private `_single_request`,
-which is overridden here, and only here, to route them through `request`. Its token handling
-needs no private override: the public `authorization_request_headers` property is replaced.
+dagster-airbyte (0.29) has no public extension point for its transport (`make_request` exists
+only on its deprecated legacy resources): the calls of `AirbyteClient` (paged listings,
+`get_job_details`, `start_sync_job`, ...) all go through the private `_single_request`, which is
+overridden here, and only here, to route them through `request`. Its token handling needs no
+private override: the public `authorization_request_headers` property is replaced, and its
+`_access_token_value` is left unused.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class ResilientAirbyteClient(AirbyteClient):
             return values
         values = dict(values)
         retry = values.get("retry")
+        if isinstance(retry, Mapping):
+            retry = values["retry"] = RetrySettings(**retry)
         if retry is None:
             default = RetrySettings()
             retry = RetrySettings(
