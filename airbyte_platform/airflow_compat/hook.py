@@ -5,7 +5,8 @@
     hook.wait_for_job_completion(job_id=job_info.get("jobId"), timeout_minutes=720, check_interval=60)
     hook.get_connection_info(connection_id), hook.list_connections()
 
-Underneath: `ResilientAirbyteClient` (transient-only retries with backoff, one pooled session) and
+Underneath: `ResilientAirbyteClient`, the project's one Airbyte client (transient-only retries of
+repeatable calls, one pooled session, one token cache), and
 `AirbyteJobRunner` (attach to a running job instead of starting a second, no blind re-POST of
 /jobs, adaptive polling, cancel on timeout). Jobs and connections are the public API's JSON
 (`jobId`, `status`, `rowsSynced`, ...), as the seeds' `job_info.get("jobId")` expects.
@@ -19,9 +20,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteClient
-from airbyte_platform.ingestion.airbyte_server.endpoints import endpoints_for
+from airbyte_platform.ingestion.airbyte_server.endpoints import airbyte_endpoints, endpoints_for
 from airbyte_platform.ingestion.airbyte_server.jobs import AirbyteJobRunner
 from airbyte_platform.ingestion.airbyte_server.polling import Clock, PollSchedule
+from airbyte_platform.ingestion.airbyte_server.retry import RetrySettings
 from airbyte_platform.settings import Settings, get_settings
 
 _log = logging.getLogger(__name__)
@@ -49,19 +51,20 @@ class AirbyteHook:
         log: logging.Logger | None = None,
     ):
         """`api_url`: the Airbyte server root (http://airbyte-server:8000), as AIRBYTE_API_URL."""
-        root = api_url.rstrip("/")
-        self.api_url = root
+        self.api_url = api_url.rstrip("/")
         self.max_retries = max_retries
-        self.client = client or ResilientAirbyteClient(
-            rest_api_base_url=f"{root}/api/public/v1",
-            configuration_api_base_url=f"{root}/api/v1",
-            workspace_id=workspace_id,
-            username=username,
-            password=password,
-            request_max_retries=max_retries,
-            request_retry_delay=retry_delay,
-            credential_hint="AIRBYTE_API_USERNAME/AIRBYTE_API_PASSWORD",
-        )
+        if client is None:
+            endpoints = airbyte_endpoints(api_url)
+            client = ResilientAirbyteClient(
+                rest_api_base_url=endpoints.rest_api_base_url,
+                configuration_api_base_url=endpoints.configuration_api_base_url,
+                workspace_id=workspace_id,
+                username=username,
+                password=password,
+                retry=RetrySettings(max_retries=max_retries, backoff_factor=retry_delay),
+                credential_hint="AIRBYTE_API_USERNAME/AIRBYTE_API_PASSWORD",
+            )
+        self.client = client
         self.clock = clock
         self.log = log or _log
 
@@ -77,11 +80,7 @@ class AirbyteHook:
         # The deployment's own client (URLs, credentials, hints), with the hook's retry count.
         from airbyte_platform.ingestion.airbyte_server.defs import build_workspace
 
-        client = (
-            build_workspace(settings, resolve_secrets=True)
-            .get_client()
-            .model_copy(update={"request_max_retries": max_retries})
-        )
+        client = build_workspace(settings, resolve_secrets=True).get_client().with_retries(max_retries)
         endpoints = endpoints_for(airbyte)
         return cls(
             airbyte.api_url or endpoints.rest_api_base_url, max_retries=max_retries, client=client, **kwargs

@@ -1,13 +1,14 @@
 """Confirming an Airbyte notification: `GET /jobs/{jobId}` of the Airbyte public API.
 
 Notifications are not signed, so before anything acts on one the sensor asks Airbyte itself what
-the job is. This needs one endpoint, so it is a small requests-based resource here rather than a
-dependency on the full Airbyte client of `ingestion.airbyte_server` (which owns syncing).
+the job is. It asks through the project's one Airbyte client (`ResilientAirbyteClient`: its URLs,
+auth, token cache and error mapping); this resource only says what the sensor needs to know:
+the job, `AirbyteJobNotFound` (drop the notification) or `AirbyteJobLookupError` (keep it for the
+next evaluation).
 
-Base URL, as the public API documents it: self-managed `<AIRBYTE_API_URL>/api/public/v1`, Airbyte
-Cloud `https://api.airbyte.com/v1` (an AIRBYTE_API_URL set in Cloud mode replaces the host).
-Auth: basic (AIRBYTE_API_USERNAME/PASSWORD) or an application token from
-`POST /applications/token` (AIRBYTE_CLIENT_ID/SECRET).
+No retries by default (`max_retries=0`): a failed lookup leaves the notification pending and the
+next evaluation asks again, which keeps an evaluation short when Airbyte is down. One token per
+evaluation with client credentials, however many notifications it confirms.
 """
 
 from __future__ import annotations
@@ -15,11 +16,21 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-import requests
+from dagster._utils.cached_method import cached_method
 from pydantic import Field
 
-CLOUD_PUBLIC_API = "https://api.airbyte.com/v1"
+from airbyte_platform.ingestion.airbyte_server.client import ResilientAirbyteClient
+from airbyte_platform.ingestion.airbyte_server.endpoints import airbyte_endpoints
+from airbyte_platform.ingestion.airbyte_server.errors import (
+    AirbyteApiError,
+    AirbyteNotFoundError,
+    AirbyteRetriesExhaustedError,
+    AirbyteTransientError,
+)
+from airbyte_platform.ingestion.airbyte_server.retry import RetrySettings
+
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "incomplete"})
+CREDENTIALS = "AIRBYTE_API_USERNAME/AIRBYTE_API_PASSWORD or AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET"
 
 
 class AirbyteJobLookupError(RuntimeError):
@@ -31,9 +42,10 @@ class AirbyteJobNotFound(LookupError):
 
 
 def public_api_base(api_url: str | None, cloud: bool) -> str | None:
-    if cloud:
-        return f"{api_url.rstrip('/')}/v1" if api_url else CLOUD_PUBLIC_API
-    return f"{api_url.rstrip('/')}/api/public/v1" if api_url else None
+    """The public API's base URL (endpoints.py), or None when no Airbyte is configured (local mode)."""
+    if not (api_url or cloud):
+        return None
+    return airbyte_endpoints(api_url, cloud=cloud).rest_api_base_url
 
 
 class AirbyteJobApiResource(dg.ConfigurableResource):
@@ -45,60 +57,43 @@ class AirbyteJobApiResource(dg.ConfigurableResource):
     client_id: str | None = Field(default=None, description="Application client id (AIRBYTE_CLIENT_ID).")
     client_secret: str | None = Field(default=None, description="Application secret (secret, via EnvVar).")
     timeout_seconds: float = Field(default=10.0)
+    max_retries: int = Field(
+        default=0, description="Retries of a transient failure; 0: the next sensor evaluation asks again."
+    )
 
     @property
     def configured(self) -> bool:
         return bool(self.base_url)
 
-    def _headers(self, session: requests.Session) -> dict[str, str]:
-        if not (self.client_id and self.client_secret):
-            return {}
-        response = self._send(
-            session,
-            "POST",
-            f"{self.base_url}/applications/token",
-            json={"client_id": self.client_id, "client_secret": self.client_secret},
-        )
-        token = response.json().get("access_token")
-        if not token:
-            raise AirbyteJobLookupError("Airbyte /applications/token answered without an access_token")
-        return {"Authorization": f"Bearer {token}"}
-
-    def _send(self, session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
-        try:
-            response = session.request(method, url, timeout=self.timeout_seconds, **kwargs)
-        except requests.RequestException as exc:
-            raise AirbyteJobLookupError(f"Airbyte API unreachable ({type(exc).__name__}: {exc})") from exc
-        if response.status_code in (401, 403):
-            raise AirbyteJobLookupError(
-                f"Airbyte API refused the credentials (HTTP {response.status_code}): check "
-                "AIRBYTE_API_USERNAME/AIRBYTE_API_PASSWORD or AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET"
-            )
-        if response.status_code >= 500 or response.status_code == 429:
-            raise AirbyteJobLookupError(f"Airbyte API answered HTTP {response.status_code} for {url}")
-        return response
-
-    def get_job(self, job_id: int) -> dict[str, Any]:
-        """The job as the public API describes it: {"jobId", "status", "connectionId", "rowsSynced", ...}."""
+    @cached_method
+    def client(self) -> ResilientAirbyteClient:
         if not self.base_url:
             raise AirbyteJobLookupError(
                 "the Airbyte API is not configured (AIRBYTE_API_URL): notifications cannot be confirmed"
             )
-        with requests.Session() as session:
-            if self.username and self.password:
-                session.auth = (self.username, self.password)
-            headers = {"Accept": "application/json", **self._headers(session)}
-            response = self._send(session, "GET", f"{self.base_url}/jobs/{int(job_id)}", headers=headers)
-        if response.status_code == 404:
-            raise AirbyteJobNotFound(f"Airbyte has no job {job_id}")
-        if response.status_code >= 400:
-            raise AirbyteJobLookupError(f"Airbyte API answered HTTP {response.status_code} for job {job_id}")
+        # Only the public API is used here: the config API URL keeps the library's default.
+        return ResilientAirbyteClient(
+            rest_api_base_url=self.base_url,
+            username=self.username,
+            password=self.password,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            retry=RetrySettings(max_retries=self.max_retries, timeout=self.timeout_seconds),
+            credential_hint=CREDENTIALS,
+        )
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        """The job as the public API describes it: {"jobId", "status", "connectionId", "rowsSynced", ...}."""
+        client = self.client()
         try:
-            job = response.json()
-        except ValueError:
-            raise AirbyteJobLookupError(
-                f"Airbyte API answered job {job_id} with a body that is not JSON: is {self.base_url} the public API?"
-            ) from None
+            job = client.get_job(int(job_id))
+        except AirbyteNotFoundError:
+            raise AirbyteJobNotFound(f"Airbyte has no job {job_id}") from None
+        except AirbyteApiError as exc:
+            raise AirbyteJobLookupError(str(exc.description)) from exc
+        except (AirbyteRetriesExhaustedError, AirbyteTransientError) as exc:
+            description = getattr(exc, "description", None) or str(exc)
+            raise AirbyteJobLookupError(f"Airbyte API unreachable: {description}") from exc
         if not isinstance(job, dict) or "status" not in job:
             raise AirbyteJobLookupError(f"Airbyte API answered job {job_id} without a status")
         return job

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -11,23 +12,25 @@ from airbyte_platform.ingestion.airbyte_server.errors import (
     AirbyteApiError,
     AirbyteNotFoundError,
     AirbyteRetriesExhaustedError,
+    AirbyteTransientError,
+    AirbyteUnreachableError,
 )
-from airbyte_platform.ingestion.airbyte_server.retry import RetryPolicy, parse_retry_after
+from airbyte_platform.ingestion.airbyte_server.retry import RetrySettings
 from airbyte_platform_tests.airbyte_server.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
 from airbyte_platform_tests.airbyte_server.fake_airbyte import FakeAirbyteServer
 
 CREDENTIALS = "AIRBYTE_API_USERNAME/AIRBYTE_API_PASSWORD"
 
 
-def make_client(server: FakeAirbyteServer, **overrides) -> ResilientAirbyteClient:
+def make_client(server: FakeAirbyteServer, max_retries: int = 6, **overrides) -> ResilientAirbyteClient:
     settings = {
         "rest_api_base_url": server.public_api_url,
         "configuration_api_base_url": server.config_api_url,
         "username": USERNAME,
         "password": PASSWORD,
-        "request_retry_delay": 0.01,
-        "retry_max_delay": 0.05,
-        "max_retry_after": 1.0,
+        "retry": RetrySettings(
+            max_retries=max_retries, backoff_factor=0.01, max_delay=0.05, max_retry_after=1.0
+        ),
         "credential_hint": CREDENTIALS,
         **overrides,
     }
@@ -35,7 +38,7 @@ def make_client(server: FakeAirbyteServer, **overrides) -> ResilientAirbyteClien
 
 
 def test_transient_failures_are_retried_until_success(airbyte_server):
-    client = make_client(airbyte_server, request_max_retries=10)
+    client = make_client(airbyte_server, max_retries=10)
     for kind in ("503", "502", "500", "drop_before", "drop_after"):
         if kind.startswith("drop"):
             airbyte_server.faults.drop(after=kind == "drop_after", path="/workspaces", times=2)
@@ -46,13 +49,42 @@ def test_transient_failures_are_retried_until_success(airbyte_server):
     assert airbyte_server.requests["GET /workspaces"] == 11  # 10 injected failures, then one success
 
 
-def test_retry_after_is_honored(airbyte_server):
-    client = make_client(airbyte_server)
-    airbyte_server.faults.status(429, path="/workspaces", retry_after=0.4)
-    started = time.perf_counter()
+class RecordingClock:
+    """A virtual clock: sleeping records the wait and moves time, nothing waits for real."""
+
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += max(seconds, 0.0)
+
+
+def test_retry_after_is_honored_and_capped(airbyte_server):
+    clock = RecordingClock()
+    client = make_client(airbyte_server, clock=clock, retry=RetrySettings(max_retry_after=10.0))
+    airbyte_server.faults.status(429, path="/workspaces", retry_after=7)
+    airbyte_server.faults.status(503, path="/workspaces", retry_after=3600)
     client.list_workspaces()
-    assert time.perf_counter() - started >= 0.4
-    assert airbyte_server.requests["GET /workspaces"] == 2
+    assert clock.sleeps == [7, 10.0]  # the server's wait, then the cap instead of an hour
+    assert airbyte_server.requests["GET /workspaces"] == 3
+
+
+def test_backoff_doubles_with_jitter_up_to_its_ceiling(airbyte_server):
+    clock = RecordingClock()
+    settings = RetrySettings(max_retries=6, backoff_factor=1.0, max_delay=8.0)
+    client = make_client(airbyte_server, clock=clock, retry=settings)
+    airbyte_server.faults.status(502, path="/workspaces", times=6)
+    client.list_workspaces()
+    assert len(clock.sleeps) == 6
+    assert clock.sleeps[0] == 0  # urllib3 retries the first failure at once
+    for retry, wait in enumerate(clock.sleeps[1:], start=2):
+        base = 2.0 ** (retry - 1)
+        assert min(base, 8.0) <= wait <= min(base + 1.0, 8.0)  # plus up to one factor of jitter
 
 
 def test_a_401_fails_in_one_request_naming_the_variables(airbyte_server):
@@ -88,7 +120,7 @@ def test_404_names_the_connection_id_variable(airbyte_server):
 
 
 def test_retries_are_bounded(airbyte_server):
-    client = make_client(airbyte_server, request_max_retries=3)
+    client = make_client(airbyte_server, max_retries=3)
     airbyte_server.faults.status(503, path="/workspaces", times=None)
     with pytest.raises(AirbyteRetriesExhaustedError, match="still failing after 4 attempts"):
         client.list_workspaces()
@@ -99,8 +131,6 @@ def test_trigger_is_never_retried_blindly(airbyte_server, airbyte_state):
     client = make_client(airbyte_server)
     connection_id = next(iter(airbyte_state.connections))
     airbyte_server.faults.drop(after=True, method="POST", path="/jobs")
-    from airbyte_platform.ingestion.airbyte_server.errors import AirbyteTransientError
-
     with pytest.raises(AirbyteTransientError):
         client.trigger_job(connection_id)
     assert airbyte_server.requests["POST /jobs"] == 1
@@ -149,14 +179,70 @@ def test_a_non_json_answer_says_where_the_url_should_point(airbyte_server):
         client.list_workspaces()
 
 
-def test_backoff_doubles_with_jitter_and_respects_retry_after():
-    policy = RetryPolicy(base_delay=1.0, max_delay=8.0, max_retry_after=20.0)
-    delays = [policy.delay(n) for n in range(6)]
-    for n, delay in enumerate(delays):
-        ceiling = min(8.0, 2.0**n)
-        assert ceiling / 2 <= delay <= ceiling
-    assert policy.delay(0, retry_after=5.0) == 5.0
-    assert policy.delay(0, retry_after=60.0) == 20.0
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    assert parse_retry_after("soon") is None
+def credentials_client(server: FakeAirbyteServer, **overrides) -> ResilientAirbyteClient:
+    return make_client(
+        server, username=None, password=None, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **overrides
+    )
+
+
+def test_one_token_serves_many_calls_and_threads(airbyte_server):
+    client = credentials_client(airbyte_server)
+    workspace_id = next(iter(airbyte_server.state.workspaces))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: client.validate_workspace(workspace_id), range(12)))
+    assert airbyte_server.requests["token POST /applications/token"] == 1
+    assert airbyte_server.requests["GET /workspaces/{id}"] == 12
+
+
+def test_the_token_is_refreshed_before_it_expires_without_a_rejected_call(airbyte_server):
+    clock = RecordingClock()
+    client = credentials_client(airbyte_server, clock=clock)
+    client.list_workspaces()
+    clock.t += airbyte_server.token_ttl_seconds - 60  # still comfortably valid
+    client.list_workspaces()
+    assert airbyte_server.requests["token POST /applications/token"] == 1
+    clock.t += 45  # within the refresh margin of its expiry
+    client.list_workspaces()
+    assert airbyte_server.requests["token POST /applications/token"] == 2
+    assert airbyte_server.statuses("GET /workspaces") == [200, 200, 200]  # no call was refused
+
+
+def test_copies_with_another_retry_budget_share_the_token_and_the_count(airbyte_server):
+    client = credentials_client(airbyte_server)
+    quick = client.with_retries(0)
+    client.list_workspaces()
+    quick.list_workspaces()
+    assert quick.retry.max_retries == 0 and quick.request_max_retries == 0
+    assert airbyte_server.requests["token POST /applications/token"] == 1
+    assert client.http_calls == quick.http_calls == 3  # token + two listings
+
+
+def test_a_config_api_read_is_retried_but_a_job_creation_is_not(airbyte_server, airbyte_state):
+    client = make_client(airbyte_server, clock=RecordingClock(), retry=RetrySettings(max_retry_after=60))
+    connection_id = next(iter(airbyte_state.connections))
+    job = airbyte_state.trigger(connection_id, "sync")
+    airbyte_server.faults.status(502, method="POST", path="/jobs/get", times=2)
+    assert client.get_job_info(job.job_id, "stats") is not None
+    assert airbyte_server.statuses("config POST /jobs/get") == [502, 502, 200]
+
+    airbyte_server.faults.status(503, method="POST", path="/jobs", retry_after=9)
+    with pytest.raises(AirbyteTransientError) as raised:
+        client.trigger_job(connection_id)
+    assert raised.value.retry_after == 9 and raised.value.unreachable
+    assert airbyte_server.statuses("POST /jobs") == [503]
+
+
+def test_an_unreachable_server_raises_the_unreachable_error_after_every_retry():
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clock = RecordingClock()
+    client = ResilientAirbyteClient(
+        rest_api_base_url=f"http://127.0.0.1:{port}/api/public/v1",
+        retry=RetrySettings(max_retries=3, backoff_factor=1.0),
+        clock=clock,
+    )
+    with pytest.raises(AirbyteUnreachableError, match="still failing after 4 attempts") as raised:
+        client.list_workspaces()
+    assert isinstance(raised.value, AirbyteRetriesExhaustedError)  # what outage handling catches
+    assert len(clock.sleeps) == 3 and client.http_calls == 4

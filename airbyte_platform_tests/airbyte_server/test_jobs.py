@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Iterator
 
 import dagster as dg
 import pytest
 
 from airbyte_platform.core.catalog import connection_named
+from airbyte_platform.ingestion.airbyte_server.defs import build_workspace
+from airbyte_platform.ingestion.airbyte_server.errors import AirbyteUnreachableError
 from airbyte_platform.ingestion.airbyte_server.jobs import (
     AirbyteJobFailedError,
     AirbyteJobRunner,
@@ -18,7 +19,7 @@ from airbyte_platform.ingestion.airbyte_server.jobs import (
 )
 from airbyte_platform.ingestion.airbyte_server.polling import SystemClock
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
-from airbyte_platform_tests.airbyte_server.conftest import declared_id
+from airbyte_platform_tests.airbyte_server.conftest import FAST, declared_id
 from airbyte_platform_tests.airbyte_server.fake_airbyte import JobPlan
 
 CONNECTION = declared_id(connection_named("hubspot_to_postgres"))
@@ -77,6 +78,32 @@ def test_a_trigger_that_never_arrived_is_retried(runner, airbyte_state, airbyte_
     runner.run(CONNECTION)
     assert len(airbyte_state.jobs_of(CONNECTION)) == 1
     assert airbyte_server.requests["POST /jobs"] == 3
+
+
+def test_a_refused_trigger_waits_retry_after_on_the_runner_clock(prod_settings, airbyte_server):
+    clock = VirtualClock()
+    patient = build_workspace(prod_settings, **{**FAST, "max_retry_after": 60.0})
+    with patient.process_config_and_initialize_cm() as initialized:
+        runner = initialized.job_runner(dg.get_dagster_logger(), clock=clock)
+        airbyte_server.faults.status(429, method="POST", path="/jobs", retry_after=20)
+        job, attached, _ = runner.start_or_attach(CONNECTION, "sync", None)
+    assert not attached and job["status"] in ("pending", "running")
+    assert clock.t == 1_000_000.0 + 20  # the server's wait, on the injected clock, not the wall
+    assert airbyte_server.statuses("POST /jobs") == [429, 200]
+
+
+def test_a_trigger_that_never_reaches_airbyte_ends_as_unreachable(
+    live_workspace, airbyte_server, airbyte_state
+):
+    clock = VirtualClock()
+    runner = live_workspace.job_runner(dg.get_dagster_logger(), clock=clock)
+    airbyte_server.faults.drop(after=False, method="POST", path="/jobs", times=None)
+    with pytest.raises(AirbyteUnreachableError, match="could not start a sync"):
+        runner.start_or_attach(CONNECTION, "sync", None)
+    attempts = live_workspace.request_max_retries + 1
+    assert airbyte_server.requests["POST /jobs"] == attempts  # each only after checking for a created job
+    assert airbyte_server.requests["GET /jobs"] == attempts + 1
+    assert airbyte_state.jobs_of(CONNECTION) == []
 
 
 def test_concurrent_syncs_of_one_connection_share_one_job(live_workspace, airbyte_state):
@@ -157,10 +184,10 @@ def test_a_long_api_outage_fails_without_cancelling(live_workspace, airbyte_stat
 
 def test_a_running_reset_is_waited_for_before_the_sync(runner, airbyte_state):
     reset = airbyte_state.trigger(CONNECTION, "reset")
-    started = time.perf_counter()
     finished = runner.run(CONNECTION)
     assert finished.job["jobType"] == "sync" and finished.job_id != reset.job_id
-    assert time.perf_counter() - started >= 0.2
+    [sync] = airbyte_state.jobs_of(CONNECTION)
+    assert sync.created_at >= reset.natural_end  # triggered only once the reset had ended
     assert [j.job_type for j in airbyte_state.jobs_of(CONNECTION, job_type=None)] == ["reset", "sync"]
 
 

@@ -1,40 +1,58 @@
-"""The HTTP client: dagster-airbyte's `AirbyteClient`, made resilient and given the calls it lacks.
+"""The one Airbyte HTTP client: dagster-airbyte's `AirbyteClient` on one resilient transport.
 
-Extended rather than forked: its auth (basic, or client credentials with token refresh), its paged
-listing (`_paginated_request`, following `next` links) and its URLs are kept. What changes, and why:
+Used by syncs and resets (jobs.py, through the `airbyte` resource), discovery, the notification
+sensor (events/airbyte_jobs.py) and the Airflow hook. Extended rather than forked: its
+configuration (URLs, basic auth or client credentials), its paged listing and its calls are kept.
+What it adds, each in one place:
 
-- `_single_request` (which every inherited call goes through) retries only transient failures,
-  with exponential backoff + jitter and Retry-After, and fails at once on other 4xx with a message
-  naming what to check; the library retries every error, 4xx included, after a fixed delay.
-- One pooled `requests.Session` instead of a new session (and TCP connection) per request.
-- An expired bearer token (401) is refreshed once instead of failing the request.
-- `POST /jobs` is never retried blindly: a lost response may still have created the job (see
-  jobs.py, which looks for that job before triggering again).
-- Calls the library does not have: workspace resolution, destination listing, recent jobs of a
-  connection in one page, per-stream stats.
+- the transport: one pooled `requests.Session` per retry budget, with urllib3's `Retry` mounted
+  (retry.py): transient failures of calls that are safe to repeat are retried with backoff and
+  Retry-After; `POST /jobs` is sent once, and jobs.py decides (it adopts a job that a lost
+  response created instead of starting a second one);
+- the token (tokens.py): the client-credentials token is fetched once and reused until it is due
+  to expire; a 401 on it drops it and the request is sent once more with a fresh one;
+- the error mapping (errors.py): the 4xx messages name the variables or connection to fix;
+- calls the library does not have: workspace resolution, destination listing, the recent jobs of
+  a connection in one page, per-stream stats, a failed job's reason.
+
+dagster-airbyte (0.29) has no public extension point for its transport (`make_request` exists
+only on its deprecated legacy resources): the calls of `AirbyteClient` (paged listings,
+`get_job_details`, `start_sync_job`, ...) all go through the private `_single_request`, which is
+overridden here, and only here, to route them through `request`. Its token handling needs no
+private override: the public `authorization_request_headers` property is replaced, and its
+`_access_token_value` is left unused.
 """
 
 from __future__ import annotations
 
-import time
+import math
+import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Self
 
 import requests
 from dagster_airbyte.resources import AirbyteClient
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
+from requests.adapters import HTTPAdapter
 
 from airbyte_platform.ingestion.airbyte_server.errors import (
-    TRANSIENT_STATUSES,
     AirbyteApiError,
     AirbyteRetriesExhaustedError,
-    AirbyteTransientError,
     JobFailureReason,
-    api_error,
-    is_transient_exception,
     job_failure_reason,
+    json_body,
+    response_error,
+    transport_error,
 )
-from airbyte_platform.ingestion.airbyte_server.retry import RetryPolicy, parse_retry_after
+from airbyte_platform.ingestion.airbyte_server.polling import Clock, SystemClock
+from airbyte_platform.ingestion.airbyte_server.retry import (
+    AirbyteRetry,
+    OnRetry,
+    RetrySettings,
+    is_idempotent,
+)
+from airbyte_platform.ingestion.airbyte_server.tokens import TokenCache
 
 USER_AGENT = "airbyte_platform (dagster-airbyte)"
 # The public API's largest page (`limit` maximum of every listing in public-api.openapi.yaml): a
@@ -42,46 +60,78 @@ USER_AGENT = "airbyte_platform (dagster-airbyte)"
 PUBLIC_API_MAX_PAGE = 100
 
 
-class _ExpiredTokenError(Exception):
-    pass
+@dataclass
+class _Route:
+    session: requests.Session
+    retry: AirbyteRetry
+
+
+class _Transport:
+    """What a client and its `with_retries` copies share: sessions, the token, the call count."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.routes: dict[tuple[int, float, float, float], _Route] = {}
+        self.tokens: TokenCache | None = None
+        self.calls = 0
+        self.attempt = threading.local()  # retries of the request in flight, per thread
 
 
 class ResilientAirbyteClient(AirbyteClient):
     # Optional here: self-managed servers with one workspace need no AIRBYTE_WORKSPACE_ID.
     workspace_id: str | None = Field(default=None, description="The Airbyte workspace id, if known.")
-    request_max_retries: int = Field(default=6, description="Retries of a transient failure.")
-    request_retry_delay: float = Field(default=0.5, description="First backoff delay (doubles).")
-    request_timeout: int = Field(default=30, description="Seconds before a request times out.")
-    retry_max_delay: float = Field(default=30.0, description="Longest backoff between retries.")
-    max_retry_after: float = Field(default=300.0, description="Longest Retry-After honored.")
+    retry: RetrySettings = Field(
+        default_factory=RetrySettings, description="Retries, backoff and timeout of every request."
+    )
     credential_hint: str = Field(
         default="the Airbyte credentials", description="Names of the credential variables, for errors."
     )
+    clock: Any = Field(
+        default=None,
+        description="`now()`/`sleep()` (polling.Clock) for token expiry and retry waits; the system "
+        "clock when None. Tests inject one to record waits instead of waiting.",
+    )
 
-    _session: requests.Session | None = PrivateAttr(default=None)
-    _retry: RetryPolicy | None = PrivateAttr(default=None)
-    _calls: int = PrivateAttr(default=0)
+    _transport: _Transport = PrivateAttr(default_factory=_Transport)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mirror_retry_settings(cls, values: Any) -> Any:
+        """AirbyteClient requires its three retry fields: they mirror `retry`, the one declaration.
+        Given without `retry` (the library's way), they build it."""
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        retry = values.get("retry")
+        if isinstance(retry, Mapping):
+            retry = values["retry"] = RetrySettings(**retry)
+        if retry is None:
+            default = RetrySettings()
+            retry = RetrySettings(
+                max_retries=values.get("request_max_retries", default.max_retries),
+                backoff_factor=values.get("request_retry_delay", default.backoff_factor),
+                timeout=values.get("request_timeout", default.timeout),
+            )
+            values["retry"] = retry
+        values["request_max_retries"] = retry.max_retries
+        values["request_retry_delay"] = retry.backoff_factor
+        values["request_timeout"] = math.ceil(retry.timeout)
+        return values
 
     @property
     def http_calls(self) -> int:
-        """Requests sent by this client (every attempt counts)."""
-        return self._calls
+        """Requests sent by this client and its copies (every attempt counts)."""
+        return self._transport.calls
+
+    def with_retries(self, max_retries: int) -> Self:
+        """This client with another retry budget, sharing its connections, token and call count."""
+        return self.model_copy(
+            update={"retry": replace(self.retry, max_retries=max_retries), "request_max_retries": max_retries}
+        )
 
     @property
-    def retry_policy(self) -> RetryPolicy:
-        if self._retry is None:
-            self._retry = RetryPolicy(
-                max_retries=self.request_max_retries,
-                base_delay=self.request_retry_delay,
-                max_delay=self.retry_max_delay,
-                max_retry_after=self.max_retry_after,
-            )
-        return self._retry
-
-    def _http(self) -> requests.Session:
-        if self._session is None:
-            self._session = requests.Session()
-        return self._session
+    def _clock(self) -> Clock:
+        return self.clock or SystemClock()
 
     # --- the one request path ----------------------------------------------------------------
     def _single_request(
@@ -92,15 +142,20 @@ class ResilientAirbyteClient(AirbyteClient):
         params: Mapping[str, Any] | None = None,
         include_additional_request_headers: bool = True,
     ) -> Mapping[str, Any]:
-        # Every inherited call (listing pages, token refresh, ...) lands here.
+        # The one private dagster-airbyte method overridden (see the module docstring): every
+        # inherited call lands here.
         return self.request(
-            method,
-            url,
-            data=data,
-            params=params,
-            authenticate=include_additional_request_headers,
-            retry_transient=not (method == "POST" and url.rstrip("/").endswith("/jobs")),
+            method, url, data=data, params=params, authenticate=include_additional_request_headers
         )
+
+    @property
+    def authorization_request_headers(self) -> Mapping[str, Any]:
+        token = self._bearer_token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    @property
+    def user_agent_request_headers(self) -> Mapping[str, Any]:
+        return {"User-Agent": USER_AGENT}
 
     def request(
         self,
@@ -110,111 +165,121 @@ class ResilientAirbyteClient(AirbyteClient):
         data: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         authenticate: bool = True,
-        retry_transient: bool = True,
         max_retries: int | None = None,
         timeout: float | None = None,
         not_found_hint: str | None = None,
     ) -> Any:
-        """Send a request; retry transient failures if `retry_transient`, raise on anything else."""
-        policy = self.retry_policy
-        budget = policy.max_retries if max_retries is None else max_retries
-        retry = 0
-        token_refreshed = False
-        while True:
+        """Send a request (retried by the session when safe to repeat); its JSON, or the mapped error."""
+        settings = self.retry if max_retries is None else replace(self.retry, max_retries=max_retries)
+        route = self._route(settings)
+        retried = is_idempotent(method, url)
+        for fresh_token in (False, True):
+            headers = {"accept": "application/json", **self.user_agent_request_headers}
+            token = self._bearer_token() if authenticate else None
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            basic = (
+                (self.username, self.password) if authenticate and self.username and self.password else None
+            )
+            self._transport.attempt.retries = 0
             try:
-                return self._attempt(method, url, data, params, authenticate, timeout, not_found_hint)
-            except _ExpiredTokenError:
-                if token_refreshed:
-                    raise api_error(
-                        401,
-                        method,
-                        url,
-                        "a fresh token was rejected too",
-                        credential_hint=self.credential_hint,
-                        not_found_hint=None,
-                    ) from None
-                token_refreshed = True
-                self._access_token_value = None
-            except AirbyteTransientError as exc:
-                if not retry_transient:
-                    raise
-                if retry >= budget:
-                    raise AirbyteRetriesExhaustedError(
-                        f"Airbyte still failing after {retry + 1} attempts on {method} {url}: {exc}. "
-                        "Check that Airbyte is up (kubectl get pods -n integration -l app=airbyte).",
-                        url,
-                    ) from exc
-                wait = policy.delay(retry, exc.retry_after)
-                retry += 1
-                self._log.warning(
-                    f"airbyte request transient failure: {method} {url} -> {exc}; "
-                    f"retry {retry}/{budget} in {wait:.2f}s"
+                response = route.session.request(
+                    method,
+                    url,
+                    json=data,
+                    params=params,
+                    headers=headers,
+                    auth=basic,
+                    timeout=timeout or settings.timeout,
                 )
-                time.sleep(wait)
-
-    def _attempt(
-        self,
-        method: str,
-        url: str,
-        data: Mapping[str, Any] | None,
-        params: Mapping[str, Any] | None,
-        authenticate: bool,
-        timeout: float | None,
-        not_found_hint: str | None,
-    ) -> Any:
-        headers = {"accept": "application/json", "User-Agent": USER_AGENT}
-        basic_auth = None
-        bearer = False
-        if authenticate:
-            authorization = self.authorization_request_headers  # refreshes the token when due
-            headers.update(authorization)
-            bearer = bool(authorization)
-            if self.username and self.password:
-                basic_auth = (self.username, self.password)
-        self._calls += 1
-        try:
-            response = self._http().request(
+            except requests.RequestException as exc:
+                attempts = self._count_attempts()
+                raise transport_error(method, url, exc, retried=retried, attempts=attempts) from exc
+            attempts = self._count_attempts()
+            if response.status_code == 401 and token and not fresh_token:
+                self._tokens().reject(token)  # expired early or revoked: once more with a new one
+                continue
+            error = response_error(
+                response,
                 method,
                 url,
-                json=data,
-                params=params,
-                headers=headers,
-                auth=basic_auth,
-                timeout=timeout or self.request_timeout,
-            )
-        except requests.RequestException as exc:
-            if is_transient_exception(exc):
-                raise AirbyteTransientError(f"{type(exc).__name__}: {exc}") from exc
-            raise AirbyteApiError(f"{method} {url} failed: {exc}", status=None, url=url) from exc
-
-        status = response.status_code
-        if status in TRANSIENT_STATUSES:
-            raise AirbyteTransientError(
-                f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After"))
-            )
-        if status == 401 and bearer:
-            raise _ExpiredTokenError()
-        if status >= 400:
-            raise api_error(
-                status,
-                method,
-                url,
-                _detail(response),
+                retried=retried,
+                attempts=attempts,
+                retry_after=route.retry.retry_after(response),
                 credential_hint=self.credential_hint,
                 not_found_hint=not_found_hint,
             )
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
+            if error is not None:
+                raise error
+            return json_body(response, method, url)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def backoff(self, failures: int, retry_after: float | None = None) -> float:
+        """The wait before repeating a call the caller repeats itself (jobs.py's trigger)."""
+        return self._route(self.retry).retry.backoff_after(failures, retry_after)
+
+    def _route(self, settings: RetrySettings) -> _Route:
+        key = (settings.max_retries, settings.backoff_factor, settings.max_delay, settings.max_retry_after)
+        transport = self._transport
+        with transport.lock:
+            route = transport.routes.get(key)
+            if route is None:
+                retry = AirbyteRetry.from_settings(
+                    settings, sleeper=self._clock.sleep, on_retry=self._on_retry(settings.max_retries)
+                )
+                session = requests.Session()
+                adapter = HTTPAdapter(max_retries=retry)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                route = transport.routes[key] = _Route(session, retry)
+        return route
+
+    def _on_retry(self, budget: int) -> OnRetry:
+        def report(method: str, url: str, cause: str, retry: AirbyteRetry) -> None:
+            self._transport.attempt.retries = len(retry.history)
+            self._log.warning(
+                f"airbyte request transient failure: {method} {url} -> {cause}; "
+                f"retry {len(retry.history)}/{budget}"
+            )
+
+        return report
+
+    def _count_attempts(self) -> int:
+        attempts = 1 + getattr(self._transport.attempt, "retries", 0)
+        with self._transport.lock:
+            self._transport.calls += attempts
+        return attempts
+
+    # --- the token ---------------------------------------------------------------------------
+    def _bearer_token(self) -> str | None:
+        if not (self.client_id and self.client_secret):
+            return None
+        return self._tokens().get()
+
+    def _tokens(self) -> TokenCache:
+        transport = self._transport
+        with transport.lock:
+            if transport.tokens is None:
+                transport.tokens = TokenCache(self._fetch_token, now=self._clock.now)
+            return transport.tokens
+
+    def _fetch_token(self) -> tuple[str, float | None]:
+        url = f"{self.rest_api_base_url}/applications/token"
+        answer = self.request(
+            "POST",
+            url,
+            data={"client_id": self.client_id, "client_secret": self.client_secret},
+            authenticate=False,  # never send the old token to get a new one
+        )
+        token = answer.get("access_token") if isinstance(answer, Mapping) else None
+        if not token:
             raise AirbyteApiError(
-                f"{method} {url} answered {status} with a body that is not JSON "
-                f"({response.headers.get('Content-Type', 'no content type')}): check that the URL points "
-                "at the Airbyte API (self-managed: <AIRBYTE_API_URL>/api/public/v1).",
-                status=status,
+                f"Airbyte's token endpoint answered without an access_token: check {self.credential_hint}",
+                status=None,
                 url=url,
-            ) from None
+            )
+        expires_in = answer.get("expires_in")
+        return str(token), float(expires_in) if isinstance(expires_in, int | float) else None
 
     # --- workspace ---------------------------------------------------------------------------
     @property
@@ -282,12 +347,12 @@ class ResilientAirbyteClient(AirbyteClient):
     def trigger_job(
         self, connection_id: str, job_type: str = "sync", not_found_hint: str | None = None
     ) -> Mapping[str, Any]:
-        """`POST /jobs`, one attempt: a transient failure is raised, the caller decides (jobs.py)."""
+        """`POST /jobs`, one attempt: a transient failure raises `AirbyteTransientError`, the
+        caller decides (jobs.py)."""
         return self.request(
             "POST",
             f"{self.rest_api_base_url}/jobs",
             data={"connectionId": connection_id, "jobType": job_type},
-            retry_transient=False,
             not_found_hint=not_found_hint,
         )
 
@@ -347,13 +412,3 @@ class ResilientAirbyteClient(AirbyteClient):
                 numbers.get("bytesCommitted", numbers.get("bytesEmitted")),
             )
         return stats
-
-
-def _detail(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("message") or body.get("title") or body)[:300]
-    return str(body)[:300]

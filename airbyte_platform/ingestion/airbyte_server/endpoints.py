@@ -26,20 +26,27 @@ class AirbyteEndpoints:
 
 
 def endpoints_for(airbyte: AirbyteApiSettings) -> AirbyteEndpoints:
-    if airbyte.cloud:
-        root = (airbyte.api_url or CLOUD_API_ROOT).rstrip("/")
+    return airbyte_endpoints(airbyte.api_url, cloud=airbyte.cloud, webapp_url=airbyte.webapp_url)
+
+
+def airbyte_endpoints(
+    api_url: str | None, *, cloud: bool = False, webapp_url: str | None = None
+) -> AirbyteEndpoints:
+    """The one URL builder: every Airbyte client (resource, hook, notification sensor) uses it."""
+    if cloud:
+        root = (api_url or CLOUD_API_ROOT).rstrip("/")
         return AirbyteEndpoints(
             rest_api_base_url=f"{root}/v1",
-            configuration_api_base_url=f"{root}/api/v1" if airbyte.api_url else CLOUD_CONFIG_API,
-            webapp_url=(airbyte.webapp_url or CLOUD_WEBAPP).rstrip("/"),
+            configuration_api_base_url=f"{root}/api/v1" if api_url else CLOUD_CONFIG_API,
+            webapp_url=(webapp_url or CLOUD_WEBAPP).rstrip("/"),
         )
-    if not airbyte.api_url:
+    if not api_url:
         raise ValueError("AIRBYTE_API_URL is not set (the Airbyte server, e.g. http://airbyte-server:8000)")
-    root = airbyte.api_url.rstrip("/")
+    root = api_url.rstrip("/")
     return AirbyteEndpoints(
         rest_api_base_url=f"{root}/api/public/v1",
         configuration_api_base_url=f"{root}/api/v1",
-        webapp_url=(airbyte.webapp_url or root).rstrip("/"),
+        webapp_url=(webapp_url or root).rstrip("/"),
     )
 
 

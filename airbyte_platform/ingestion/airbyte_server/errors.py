@@ -1,9 +1,19 @@
 """What can go wrong talking to Airbyte, split into 'try again' and 'a human must fix something'.
 
-Transient failures (connection errors, timeouts, 408, 429, 5xx but 501/505) are retried; every
-other error fails at once with a message naming what to check: the credential variables on
-401/403, the connection id and the variable it came from on 404. Fatal errors are `dg.Failure`s
-with `allow_retries=False`, so a run retry policy does not hammer Airbyte with bad credentials.
+The one error mapping of the one client (client.py): every answer and every transport failure
+becomes one of these.
+
+- Transient failures (connection errors, timeouts, 408, 429, 5xx but 501/505) are retried by the
+  session's retry policy (retry.py) when the call is safe to repeat; once retries are exhausted
+  they raise `AirbyteRetriesExhaustedError`, or its subclass `AirbyteUnreachableError` when no
+  Airbyte answered at all (connection refused/reset, DNS, timeout) or only a gateway did
+  (502/503/504): what a fallback "Airbyte is down, do something else" catches.
+  A call that is not repeated (`POST /jobs` creates a job) raises `AirbyteTransientError`: its
+  caller decides (jobs.py looks for the job a lost response may have created).
+- Every other error fails at once with a message naming what to check: the credential variables
+  on 401/403, the connection id and the variable it came from on 404. Fatal errors are
+  `dg.Failure`s with `allow_retries=False`, so a run retry policy does not hammer Airbyte with
+  bad credentials.
 """
 
 from __future__ import annotations
@@ -16,14 +26,22 @@ import dagster as dg
 import requests
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524})
+# Answered by a proxy or load balancer that could not reach Airbyte behind it.
+GATEWAY_STATUSES = frozenset({502, 503, 504})
+UP_CHECK = "Check that Airbyte is up (kubectl get pods -n integration -l app=airbyte)."
 
 
 class AirbyteTransientError(Exception):
-    """A failure worth retrying; `retry_after` is the server's Retry-After, in seconds, if it sent one."""
+    """A failure worth retrying, raised by a call the client does not repeat by itself.
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    `retry_after`: the server's Retry-After in seconds, if it sent one; `unreachable`: no Airbyte
+    answer at all (network failure or a gateway status), see `AirbyteUnreachableError`.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None, unreachable: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.unreachable = unreachable
 
 
 class AirbyteApiError(dg.Failure):
@@ -55,6 +73,15 @@ class AirbyteRetriesExhaustedError(dg.Failure):
         self.url = url
 
 
+class AirbyteUnreachableError(AirbyteRetriesExhaustedError):
+    """The Airbyte server could not be reached, through every retry: nothing answered (connection
+    refused or reset, DNS failure, timeout) or only a gateway did (502/503/504).
+
+    The one type to catch for "Airbyte is down" (e.g. to fall back to another way of syncing);
+    a 500 or 429 from Airbyte itself is an `AirbyteRetriesExhaustedError` but not this.
+    """
+
+
 def is_transient_exception(exc: BaseException) -> bool:
     if isinstance(exc, requests.exceptions.SSLError):
         return False  # certificate problems do not heal by themselves
@@ -62,6 +89,84 @@ def is_transient_exception(exc: BaseException) -> bool:
         exc,
         requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
     )
+
+
+def exhausted_error(
+    method: str, url: str, cause: str, *, attempts: int, unreachable: bool
+) -> AirbyteRetriesExhaustedError:
+    """The error once a transient failure survived every retry."""
+    error = AirbyteUnreachableError if unreachable else AirbyteRetriesExhaustedError
+    return error(
+        f"Airbyte still failing after {attempts} attempts on {method} {url}: {cause}. {UP_CHECK}", url
+    )
+
+
+def transport_error(
+    method: str, url: str, exc: requests.RequestException, *, retried: bool, attempts: int
+) -> Exception:
+    """The error for a request that got no HTTP answer."""
+    cause = f"{type(exc).__name__}: {exc}"
+    if not is_transient_exception(exc):
+        return AirbyteApiError(f"{method} {url} failed: {cause}", status=None, url=url)
+    if retried:
+        return exhausted_error(method, url, cause, attempts=attempts, unreachable=True)
+    return AirbyteTransientError(cause, unreachable=True)
+
+
+def response_error(
+    response: requests.Response,
+    method: str,
+    url: str,
+    *,
+    retried: bool,
+    attempts: int,
+    retry_after: float | None,
+    credential_hint: str,
+    not_found_hint: str | None,
+) -> Exception | None:
+    """The error an answer stands for (None for a success)."""
+    status = response.status_code
+    if status < 400:
+        return None
+    if status in TRANSIENT_STATUSES:
+        unreachable = status in GATEWAY_STATUSES
+        if retried:
+            return exhausted_error(method, url, f"HTTP {status}", attempts=attempts, unreachable=unreachable)
+        return AirbyteTransientError(f"HTTP {status}", retry_after=retry_after, unreachable=unreachable)
+    return api_error(
+        status,
+        method,
+        url,
+        response_detail(response),
+        credential_hint=credential_hint,
+        not_found_hint=not_found_hint,
+    )
+
+
+def json_body(response: requests.Response, method: str, url: str) -> Any:
+    """A successful answer's JSON ({} when empty); a clear error when it is not JSON."""
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        raise AirbyteApiError(
+            f"{method} {url} answered {response.status_code} with a body that is not JSON "
+            f"({response.headers.get('Content-Type', 'no content type')}): check that the URL points "
+            "at the Airbyte API (self-managed: <AIRBYTE_API_URL>/api/public/v1).",
+            status=response.status_code,
+            url=url,
+        ) from None
+
+
+def response_detail(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("message") or body.get("title") or body)[:300]
+    return str(body)[:300]
 
 
 def api_error(

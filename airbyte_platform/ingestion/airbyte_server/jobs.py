@@ -3,8 +3,10 @@
 Exactly one job per request, even through faults:
 - a job already running for the connection is attached to (dagster-airbyte fails unless
   `poll_previous_running_sync`), and a 409 on trigger means the same;
-- `POST /jobs` is not retried blindly: after a transient failure the recent jobs are listed first,
-  and a job that appeared since (our lost response) is adopted instead of starting a second one.
+- `POST /jobs` is not retried blindly (the client sends it once): after a transient failure the
+  recent jobs are listed first, and a job that appeared since (our lost response) is adopted
+  instead of starting a second one. Only then is it sent again, after the client's own backoff
+  (or the server's Retry-After), waited on the runner's clock.
 
 While waiting, polling errors are retried for up to `outage_tolerance` seconds (the sync keeps
 running in Airbyte whatever happens to the API). A job this run started is cancelled when the run
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from airbyte_platform.ingestion.airbyte_server.errors import (
     AirbyteConflictError,
     AirbyteRetriesExhaustedError,
     AirbyteTransientError,
+    exhausted_error,
 )
 from airbyte_platform.ingestion.airbyte_server.polling import (
     Clock,
@@ -122,8 +124,9 @@ class AirbyteJobRunner:
     ) -> tuple[Job, bool, float | None]:
         recent = self.client.list_recent_jobs(connection_id)
         expected = expected_duration(recent, job_type)
-        policy = self.client.retry_policy
-        for attempt in range(policy.max_retries + 1):
+        max_retries = self.client.retry.max_retries
+        failure: AirbyteTransientError | None = None
+        for failures in range(max_retries + 1):
             active = _first_active(recent)
             if active is not None and active.get("jobType") == job_type:
                 self.log.info(
@@ -149,12 +152,13 @@ class AirbyteJobRunner:
                 recent = self.client.list_recent_jobs(connection_id)
                 continue
             except AirbyteTransientError as exc:
-                wait = policy.delay(attempt, exc.retry_after)
+                failure = exc
+                wait = self.client.backoff(failures + 1, exc.retry_after)
                 self.log.warning(
                     f"triggering a {job_type} of connection {connection_id} failed transiently ({exc}); "
                     f"checking whether the job was created anyway, then retrying in {wait:.2f}s"
                 )
-                time.sleep(wait)
+                self.clock.sleep(wait)
                 recent = self.client.list_recent_jobs(connection_id)
                 created = [j for j in recent if j.get("jobId") not in known and j.get("jobType") == job_type]
                 if created:
@@ -166,10 +170,12 @@ class AirbyteJobRunner:
                 f"({self.job_url(int(job['jobId']))})"
             )
             return job, False, expected
-        raise AirbyteRetriesExhaustedError(
-            f"could not start a {job_type} of Airbyte connection {connection_id} after "
-            f"{policy.max_retries + 1} attempts",
-            url=self.client.rest_api_base_url,
+        raise exhausted_error(
+            "POST",
+            f"{self.client.rest_api_base_url}/jobs",
+            f"could not start a {job_type} of connection {connection_id} ({failure})",
+            attempts=max_retries + 1,
+            unreachable=failure is not None and failure.unreachable,
         )
 
     # --- waiting -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The prod `airbyte` resource: dagster-airbyte's `AirbyteWorkspace`, extended.
 
 Kept from the library: its configuration surface (URLs, basic auth or client credentials, retry and
-poll settings), its EnvVar handling and its client (extended in client.py). Cloud is the same class
+poll settings), its EnvVar handling and its client (extended in client.py: the project's one
+Airbyte client, which this resource hands to syncs, resets and discovery). Cloud is the same class
 with Cloud URLs: `AirbyteCloudWorkspace` hard-codes them as class variables, so it could not be
 pointed at a regional endpoint or the local test server.
 
@@ -30,12 +31,14 @@ from airbyte_platform.ingestion.airbyte_server.endpoints import job_url
 from airbyte_platform.ingestion.airbyte_server.jobs import AirbyteJobRunner, FinishedJob
 from airbyte_platform.ingestion.airbyte_server.materialize import SyncReport, sync_events
 from airbyte_platform.ingestion.airbyte_server.polling import Clock, PollSchedule
+from airbyte_platform.ingestion.airbyte_server.retry import RetrySettings
 from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
 from airbyte_platform.ingestion.sync_assets import SyncEvent
 from airbyte_platform.ingestion.sync_target import REFRESH_COMMAND, SyncTarget
 from airbyte_platform.settings import JobLimits, parse_job_limits
 
 DAY = 24 * 3600.0
+RETRY_DEFAULTS = RetrySettings()
 
 
 class AirbyteStreamsMissingError(dg.Failure):
@@ -52,11 +55,24 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
     credential_hint: str = Field(
         default="the Airbyte credentials", description="Names of the credential variables, for errors."
     )
-    request_max_retries: int = Field(default=6, description="Retries of a transient request failure.")
-    request_retry_delay: float = Field(default=0.5, description="First backoff delay; doubles, with jitter.")
-    request_timeout: int = Field(default=30, description="Seconds before one request times out.")
-    retry_max_delay: float = Field(default=30.0, description="Longest backoff between two retries.")
-    max_retry_after: float = Field(default=300.0, description="Longest Retry-After honored.")
+    # The retry knobs (retry.py's RetrySettings, their one declaration), as resource config.
+    request_max_retries: int = Field(
+        default=RETRY_DEFAULTS.max_retries,
+        description="Retries of a transient failure of a repeatable request.",
+    )
+    request_retry_delay: float = Field(
+        default=RETRY_DEFAULTS.backoff_factor,
+        description="Backoff factor: retry n waits this x 2^(n-1) s (the first at once), plus jitter.",
+    )
+    request_timeout: int = Field(
+        default=int(RETRY_DEFAULTS.timeout), description="Seconds before one request times out."
+    )
+    retry_max_delay: float = Field(
+        default=RETRY_DEFAULTS.max_delay, description="Longest backoff between two retries."
+    )
+    max_retry_after: float = Field(
+        default=RETRY_DEFAULTS.max_retry_after, description="Longest Retry-After honored."
+    )
     poll_interval: float = Field(default=0.5, description="Shortest interval between polls of a job.")
     poll_max_interval: float = Field(
         default=55.0,
@@ -99,17 +115,23 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
             client_secret=self.client_secret,
             username=self.username,
             password=self.password,
-            request_max_retries=self.request_max_retries,
-            request_retry_delay=self.request_retry_delay,
-            request_timeout=self.request_timeout,
-            retry_max_delay=self.retry_max_delay,
-            max_retry_after=self.max_retry_after,
+            retry=self.retry_settings,
             max_items_per_page=self.max_items_per_page,
             poll_interval=self.poll_interval,
             poll_timeout=self.poll_timeout,
             cancel_on_termination=self.cancel_on_termination,
             poll_previous_running_sync=True,
             credential_hint=self.credential_hint,
+        )
+
+    @property
+    def retry_settings(self) -> RetrySettings:
+        return RetrySettings(
+            max_retries=self.request_max_retries,
+            backoff_factor=self.request_retry_delay,
+            max_delay=self.retry_max_delay,
+            max_retry_after=self.max_retry_after,
+            timeout=self.request_timeout,
         )
 
     @property
@@ -164,7 +186,7 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
                 min_interval=min(runner.schedule.min_interval, limits.check_interval),
             )
         if limits.max_retries is not None:
-            runner.client = self.get_client().model_copy(update={"request_max_retries": limits.max_retries})
+            runner.client = self.get_client().with_retries(limits.max_retries)
         return runner
 
     # --- discovery -----------------------------------------------------------------------------
