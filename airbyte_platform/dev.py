@@ -4,7 +4,9 @@
   webhook inbox and the analytics database (local_services/instance.py writes $DAGSTER_HOME/dagster.yaml);
 - `dagster dev`: the webserver (the UI), the daemon (sensors, schedules, the run queue) and a gRPC
   code server, as separate processes; each run in a process of its own;
-- the webhook receiver.
+- the webhook receiver;
+- the Prometheus exporter (`python -m airbyte_platform.operations.metrics`, METRICS_HOST/METRICS_PORT),
+  reading the same instance and inbox, as its own Deployment does in prod.
 
 When any child exits the others are stopped too, so no orphan receiver keeps the port and no UI
 runs without its receiver; then every local PostgreSQL under the home is stopped (the storage,
@@ -35,7 +37,7 @@ import requests
 
 from airbyte_platform.local_services.instance import dagster_home_from, prepare_local_instance
 from airbyte_platform.local_services.postgres import stop_local_postgres_under
-from airbyte_platform.settings import PROJECT_ROOT, get_settings
+from airbyte_platform.settings import PROJECT_ROOT, Settings, get_settings
 
 STOP_TIMEOUT_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 60.0
@@ -179,6 +181,13 @@ def _loopback(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
+def metrics_exporter(settings: Settings) -> tuple[Child, str]:
+    """The exporter's child process and its /metrics URL (it reads DAGSTER_HOME and the inbox settings)."""
+    metrics = settings.metrics
+    child = Child("metrics exporter", [sys.executable, "-m", "airbyte_platform.operations.metrics"])
+    return child, f"http://{_loopback(metrics.host)}:{metrics.port}/metrics"
+
+
 def main() -> int:
     settings = get_settings()
     webhooks, ui = settings.webhooks, settings.instance
@@ -199,6 +208,8 @@ def main() -> int:
             ],
         ),
     ]
+    exporter, metrics_url = metrics_exporter(settings)
+    children.append(exporter)
     receiver_url = f"http://{_loopback(webhooks.host)}:{webhooks.port}"
     ui_url = f"http://{_loopback(ui.webserver_host)}:{ui.webserver_port}"
     api, api_line = settings.airflow_api, ""
@@ -209,7 +220,7 @@ def main() -> int:
         )
         env.setdefault("DAGSTER_WEBSERVER_URL", ui_url)
         api_line = f"Airflow REST API  http://{_loopback(api.host)}:{api.port}/api/v1\n"
-    healthy = (_healthy(f"{receiver_url}/health"), _healthy(f"{ui_url}/server_info"))
+    healthy = (_healthy(f"{receiver_url}/health"), _healthy(f"{ui_url}/server_info"), _healthy(metrics_url))
     try:
         return supervise(
             children,
@@ -218,6 +229,7 @@ def main() -> int:
                 f"\nDagster UI        {ui_url}\n"
                 f"webhook receiver  {receiver_url}  (POST /webhooks/stripe, /webhooks/airbyte/<token>, "
                 "/webhooks/trigger)\n"
+                f"metrics           {metrics_url}  (Prometheus exporter)\n"
                 f"{api_line}"
                 f"instance          {instance.dagster_home}/dagster.yaml (PostgreSQL storage, queued runs)\n"
                 "Ctrl-C stops everything."

@@ -54,7 +54,14 @@ TRIGGER_JOBS: Mapping[str, TriggerJob] = {
 
 
 class TriggerError(ValueError):
-    """A trigger the receiver refuses (422); the message lists what is accepted."""
+    """A trigger the receiver refuses (422); the message lists what is accepted.
+
+    `reason`: one word for the receiver's intake counter (unknown_job, unknown_connection,
+    invalid_trigger)."""
+
+    def __init__(self, message: str, reason: str = "invalid_trigger"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def discovered_connection_ids(settings: Settings) -> set[str]:
@@ -82,7 +89,7 @@ def validate_trigger(job_name: Any, run_config: Any, settings: Settings) -> dict
     """The run config to store for this trigger, or TriggerError saying what to fix."""
     if not isinstance(job_name, str) or job_name not in TRIGGER_JOBS:
         known = "; ".join(job.usage() for job in TRIGGER_JOBS.values())
-        raise TriggerError(f"unknown job {job_name!r}; known jobs: {known}")
+        raise TriggerError(f"unknown job {job_name!r}; known jobs: {known}", reason="unknown_job")
     job = TRIGGER_JOBS[job_name]
     run_config = {} if run_config is None else run_config
     if not isinstance(run_config, dict):
@@ -100,6 +107,7 @@ def validate_trigger(job_name: Any, run_config: Any, settings: Settings) -> dict
             and connection_id not in discovered_connection_ids(settings)
         ):
             raise TriggerError(
-                f"unknown connection_id {connection_id!r}; known: {', '.join(known_connection_ids(settings))}"
+                f"unknown connection_id {connection_id!r}; known: {', '.join(known_connection_ids(settings))}",
+                reason="unknown_connection",
             )
     return dict(run_config)

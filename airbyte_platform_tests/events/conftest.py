@@ -122,7 +122,9 @@ def postgres_inbox_dsn(pg_root: Path, cdc_source_uri: str) -> str:
 @pytest.fixture
 def pg_inbox_dsn(postgres_inbox_dsn: str) -> Iterator[str]:
     with psycopg.connect(postgres_inbox_dsn, autocommit=True) as connection:
-        connection.execute("DROP TABLE IF EXISTS webhook_events, webhook_consumers, webhook_inbox_probe")
+        connection.execute(
+            "DROP TABLE IF EXISTS webhook_events, webhook_consumers, webhook_inbox_probe, webhook_intake"
+        )
     yield postgres_inbox_dsn
 
 

@@ -1,7 +1,8 @@
-"""`make dev` (airbyte_platform.dev): the real receiver beside a stand-in for `dagster dev`, on loopback.
+"""`make dev` (airbyte_platform.dev): the real receiver and metrics exporter beside a stand-in for
+`dagster dev`, on loopback.
 
 The supervisor runs in its own process, as `make dev` runs it, so the signals are real: Ctrl-C
-(SIGINT) or SIGTERM stops both children, and either child exiting stops the other. `dagster dev`
+(SIGINT) or SIGTERM stops every child, and any child exiting stops the others. `dagster dev`
 itself is replaced by a small script that records the signals it gets. The real topology (PostgreSQL,
 `dagster dev`, the receiver) is started and stopped by airbyte_platform_tests/topology/.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import free_port
 
@@ -40,28 +42,46 @@ STAND_IN = textwrap.dedent(
 DRIVER = textwrap.dedent(
     """
     import sys
-    from airbyte_platform.dev import Child, _healthy, supervise
+    from airbyte_platform.dev import Child, _healthy, metrics_exporter, supervise
+    from airbyte_platform.settings import get_settings
     port, stand_in, log = sys.argv[1], sys.argv[2], sys.argv[3]
+    exporter, metrics_url = metrics_exporter(get_settings())  # as make dev starts it
     children = [
         Child("webhook receiver", [sys.executable, "-m", "airbyte_platform.events.receiver", "--port", port,
                                    "--no-access-log", "--log-level", "warning"]),
         Child("dagster dev", [sys.executable, stand_in, log]),
+        exporter,
     ]
-    sys.exit(supervise(children, ready=_healthy(f"http://127.0.0.1:{port}/health"), ready_message="READY",
-                       stop_timeout=15))
+    checks = (_healthy(f"http://127.0.0.1:{port}/health"), _healthy(metrics_url))
+    sys.exit(supervise(children, ready=lambda: all(check() for check in checks),
+                       ready_message=f"READY {metrics_url}", stop_timeout=15))
     """
 )
 
 
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 class DevSession:
     def __init__(self, tmp_path: Path):
-        self.port = free_port()
+        self.port, metrics_port = free_port(), free_port()
         self.log = tmp_path / "stand_in.log"
         stand_in, driver = tmp_path / "stand_in.py", tmp_path / "driver.py"
         stand_in.write_text(STAND_IN)
         driver.write_text(DRIVER)
-        env = {**os.environ, "AIRBYTE_PLATFORM_HOME": str(tmp_path / "home")}
+        env = {
+            **os.environ,
+            "AIRBYTE_PLATFORM_HOME": str(tmp_path / "home"),
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),  # the exporter reads the instance there
+            "METRICS_PORT": str(metrics_port),
+        }
         env.pop("AIRBYTE_PLATFORM_MODE", None)
+        env.pop("METRICS_HOST", None)  # the default: loopback
+        (tmp_path / "dagster_home").mkdir()
         self.process = subprocess.Popen(
             [sys.executable, str(driver), str(self.port), str(stand_in), str(self.log)],
             env=env,
@@ -70,16 +90,29 @@ class DevSession:
             text=True,
         )
         assert self.process.stdout is not None
-        # The supervisor prints READY once the receiver answers /health.
+        # The supervisor prints READY once the receiver answers /health and the exporter /metrics.
         line = self.process.stdout.readline().strip()
-        assert line == "READY", self.process.stderr.read() if self.process.stderr else ""
-        assert self.receiver_up()
+        assert line.startswith("READY "), self.process.stderr.read() if self.process.stderr else ""
+        self.metrics_url = line.removeprefix("READY ")
+        assert self.metrics_url == f"http://127.0.0.1:{metrics_port}/metrics"
+        assert self.receiver_up() and self.exporter_up()
 
     def receiver_up(self) -> bool:
+        return _answers(f"http://127.0.0.1:{self.port}/health")
+
+    def exporter_up(self) -> bool:
+        """The exporter answers with its own series, read from the instance and the inbox."""
         try:
-            return requests.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200
+            text = requests.get(self.metrics_url, timeout=30).text
         except requests.RequestException:
             return False
+        up = {
+            sample.labels["source"]: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "airbyte_platform_exporter_source_up"
+        }
+        return up.get("runs") == 1.0 and up.get("inbox") == 1.0
 
     def stand_in_pid(self) -> int:
         return int(self.log.read_text().splitlines()[0].removeprefix("pid "))
@@ -110,6 +143,7 @@ def test_a_signal_stops_both_children_cleanly(session, stop_signal):
     assert f"stopping ({stop_signal.name} received)" in stderr
     assert session.stand_in_signals() == ["SIGINT"]  # interrupted exactly once, gracefully
     assert not session.receiver_up()  # the receiver released its port
+    assert not _answers(session.metrics_url)  # and so did the exporter
 
 
 def test_when_dagster_dev_exits_the_receiver_is_stopped_too(session):
@@ -117,6 +151,7 @@ def test_when_dagster_dev_exits_the_receiver_is_stopped_too(session):
     code, stderr = session.wait()
     assert code != 0 and "dagster dev exited with code -9" in stderr
     deadline = time.monotonic() + 5
-    while session.receiver_up() and time.monotonic() < deadline:
+    while (session.receiver_up() or _answers(session.metrics_url)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not session.receiver_up()
+    assert not _answers(session.metrics_url)

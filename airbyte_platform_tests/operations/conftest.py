@@ -66,11 +66,17 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 def lake_sync_run(
-    home: Path, instance: dg.DagsterInstance, records: int = 300, env: dict[str, str] | None = None
+    home: Path,
+    instance: dg.DagsterInstance,
+    records: int = 300,
+    env: dict[str, str] | None = None,
+    fail_after: int | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Sync `stripe_to_s3` (embedded runner, sample Stripe source) into the local lake, in process.
 
     `records` below the streams' minimum (100) fails the blocking min_records checks, so the run fails.
+    `fail_after`: the source crashes after that many records, like a broken connector (nothing is
+    materialized).
     """
     # Connector virtualenvs are shared by every home of the session: installing one takes seconds.
     connectors = home.parent / "connectors"
@@ -81,7 +87,8 @@ def lake_sync_run(
     )
     airbyte = defs.resources["airbyte"]
     assert isinstance(airbyte, EmbeddedAirbyteResource)
-    patched = airbyte.model_copy(update={"source_config_overrides": {"stripe_to_s3": {"records": records}}})
+    overrides = {"records": records, **({"fail_after": fail_after} if fail_after is not None else {})}
+    patched = airbyte.model_copy(update={"source_config_overrides": {"stripe_to_s3": overrides}})
     connection = connection_named("stripe_to_s3")
     job = dg.define_asset_job(
         "sync_stripe_to_s3", selection=[connection.asset_key(stream) for stream in connection.streams]

@@ -179,3 +179,38 @@ def test_an_unreachable_source_drops_its_own_series_only(finished_runs):
     assert _value(samples, "airbyte_platform_exporter_source_up", source="inbox") == 0.0
     assert _value(samples, "airbyte_platform_exporter_source_up", source="runs") == 1.0
     assert not [name for name, _ in samples if name.startswith("airbyte_platform_webhook_")]
+
+
+def test_a_crashed_sync_marks_its_streams_failing_until_the_next_success(platform_homes, instance):
+    """Dagster OSS stores no asset-failure events: the failure is read from the planned
+    materialization of a run that failed."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from airbyte_platform.operations.metrics.collector import PlatformCollector
+    from airbyte_platform.settings import MetricsSettings
+    from airbyte_platform_tests.operations.conftest import lake_sync_run, new_home
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PlatformCollector(instance, MetricsSettings()))
+
+    def failing() -> dict[str, float]:
+        samples = _samples(generate_latest(registry).decode())
+        return {
+            dict(labels)["asset"]: value
+            for (name, labels), value in samples.items()
+            if name == "airbyte_platform_asset_materialization_failing"
+        }
+
+    # A fresh home per sync: a second incremental sync of the same lake reads nothing new.
+    assert lake_sync_run(new_home(platform_homes), instance).success
+    assert set(failing().values()) == {0.0} and "lake/stripe/charges" in failing()
+    crashed = lake_sync_run(new_home(platform_homes), instance, fail_after=50)
+    assert not crashed.success
+    assert failing()["lake/stripe/charges"] == 1.0
+    assert set(failing().values()) == {1.0}  # every stream of the connection: the sync wrote none
+    samples = _samples(generate_latest(registry).decode())
+    assert _value(
+        samples, "airbyte_platform_asset_last_failure_timestamp_seconds", asset="lake/stripe/charges"
+    ) == pytest.approx(instance.get_run_record_by_id(crashed.run_id).end_time)
+    assert lake_sync_run(new_home(platform_homes), instance).success
+    assert set(failing().values()) == {0.0}

@@ -98,6 +98,32 @@ def test_a_failed_sync_emails_the_connection_the_airbyte_job_and_the_reason(
     assert instance.get_run_by_id(failed_run).tags[f"{TAG_PREFIX}email"] == "sent"
 
 
+def test_a_crashed_connector_s_email_gives_the_error_the_sync_raised(
+    platform_homes, instance, smtp_server, monkeypatch, tmp_path
+):
+    """The reason is the sync's own error (connection, stream, the connector's last stderr lines),
+    not only its innermost cause ("the connector exited with code 1")."""
+    from airbyte_platform_tests.operations.conftest import lake_sync_run, new_home
+
+    crashed = lake_sync_run(new_home(platform_homes), instance, fail_after=50)
+    assert not crashed.success
+    settings = _settings(
+        monkeypatch,
+        tmp_path,
+        NOTIFY_EMAIL_TO="data-team@example.com",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_server.port),
+    )
+    assert _evaluate(settings, instance, crashed.run_id) is None
+    [(_, email)] = smtp_server.messages
+    body = email.get_payload(decode=True).decode()  # quoted-printable: long lines are folded
+    assert "step airbyte_sync_stripe_to_s3 failed: " in body
+    assert "EmbeddedSyncError: sync of connection 'stripe_to_s3' (connector sample:stripe)" in body
+    assert "the connector exited with code 1" in body
+    assert "fail_after=50 records reached" in body  # the connector's stderr
+    assert "DagsterExecutionStepExecutionError" not in body
+
+
 def test_a_success_posts_to_slack_and_the_webhook(
     finished_runs, slack_api, webhook_endpoint, monkeypatch, tmp_path
 ):

@@ -56,6 +56,30 @@ query Runs($key: String!, $value: String!) {
 }
 """
 
+SENSOR_STATUS = """
+query SensorStatus($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on SensorNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+# What the UI's sensor toggle sends.
+START_SENSOR = """
+mutation StartSensor($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on SensorNotFoundError { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
 ASSET_NODES = """
 query AssetNodes { assetNodes { assetKey { path } } }
 """
@@ -117,6 +141,22 @@ class DagsterUi:
     def runs_tagged(self, key: str, value: str) -> list[dict[str, str]]:
         result = self.query(RUNS_WITH_TAG, {"key": key, "value": value})["runsOrError"]
         return result["results"]
+
+    def _sensor_selector(self, name: str) -> dict[str, Any]:
+        return {
+            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": name}
+        }
+
+    def sensor_status(self, name: str) -> str:
+        """RUNNING or STOPPED, as the sensor's toggle shows it."""
+        result = self.query(SENSOR_STATUS, self._sensor_selector(name))["sensorOrError"]
+        assert result["__typename"] == "Sensor", result
+        return result["sensorState"]["status"]
+
+    def start_sensor(self, name: str) -> None:
+        """Turn the sensor on, as its toggle in the UI does."""
+        result = self.query(START_SENSOR, self._sensor_selector(name))["startSensor"]
+        assert result["__typename"] == "Sensor" and result["sensorState"]["status"] == "RUNNING", result
 
     def asset_keys(self) -> set[str]:
         return {"/".join(node["assetKey"]["path"]) for node in self.query(ASSET_NODES)["assetNodes"]}

@@ -1,7 +1,7 @@
 """`python -m airbyte_platform.dev` (make dev) in a temporary folder, for tests and benchmarks.
 
 PostgreSQL storage and inbox, `dagster dev` (webserver, daemon, gRPC code server, a process per
-run), the webhook receiver. Callers talk to it only over HTTP (GraphQL, webhooks) and read the
+run), the webhook receiver, the metrics exporter. Callers talk to it only over HTTP (GraphQL, webhooks) and read the
 Dagster instance it writes; on exit it gets Ctrl-C (SIGINT) like a user's terminal would send, and
 no PostgreSQL may be left running under its folder.
 """
@@ -42,6 +42,7 @@ class Topology:
     dagster_home: Path
     ui: DagsterUi
     receiver_url: str
+    metrics_url: str
     process: subprocess.Popen[bytes]
     log: Path
 
@@ -68,13 +69,14 @@ def _ready(topology: Topology) -> bool:
 def running_topology(extra_env: dict[str, str] | None = None) -> Iterator[Topology]:
     root = Path(tempfile.mkdtemp(prefix="topology-"))
     root.chmod(0o755)  # pgserver runs PostgreSQL as its own user when the tests run as root
-    ui_port, receiver_port = free_port(), free_port()
+    ui_port, receiver_port, metrics_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "AIRBYTE_PLATFORM_HOME": str(root / "home"),
         "DAGSTER_HOME": str(root / "dagster_home"),
         "DAGSTER_WEBSERVER_PORT": str(ui_port),
         "WEBHOOK_PORT": str(receiver_port),
+        "METRICS_PORT": str(metrics_port),
         "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
         "WEBHOOK_TRIGGER_TOKEN": TRIGGER_TOKEN,
         "AIRBYTE_WEBHOOK_TOKEN": AIRBYTE_TOKEN,
@@ -100,6 +102,7 @@ def running_topology(extra_env: dict[str, str] | None = None) -> Iterator[Topolo
         dagster_home=root / "dagster_home",
         ui=DagsterUi(f"http://127.0.0.1:{ui_port}"),
         receiver_url=f"http://127.0.0.1:{receiver_port}",
+        metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
         process=process,
         log=log,
     )

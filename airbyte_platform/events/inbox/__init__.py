@@ -13,6 +13,7 @@ import dagster as dg
 from airbyte_platform.events.inbox.model import (
     Inbox,
     InboxError,
+    IntakeKey,
     NewEvent,
     Source,
     StoredEvent,
@@ -90,6 +91,7 @@ def check_inbox_dsn_for_mode(dsn: str, settings: Settings, source: str) -> None:
 __all__ = [
     "Inbox",
     "InboxError",
+    "IntakeKey",
     "NewEvent",
     "Source",
     "StoredEvent",

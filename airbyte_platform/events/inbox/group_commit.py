@@ -4,6 +4,13 @@ A durable commit costs an fsync (about 2 ms here), which would cap one writer at
 events per second. One thread owns the inbox's write connection; requests queue their event and
 wait; the thread takes everything queued, writes it in one transaction, and only then resolves
 each request's future. Nothing is acknowledged before its transaction has committed.
+
+Intake counters of requests that store nothing (refused, ignored; see `IntakeKey`) wait in memory
+and ride along with the next event batch's transaction; when no event comes, they are written on
+their own at most every `flush_interval` seconds. A flood of bad requests therefore costs one
+commit per interval, not one fsync per request; a crash loses at most that interval's refusal
+counts (never an event or an accepted/duplicate count, which commit with their events). Counts
+whose write failed are kept and retried with the next write.
 """
 
 from __future__ import annotations
@@ -11,14 +18,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import queue
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from airbyte_platform.events.inbox.model import Inbox, NewEvent, WriteOutcome
+from airbyte_platform.events.inbox.model import Inbox, IntakeKey, NewEvent, WriteOutcome
 
 MAX_BATCH = 512
+FLUSH_INTERVAL_SECONDS = 1.0
+
+log = logging.getLogger("airbyte_platform.events.inbox")
 
 
 @dataclass
@@ -42,10 +54,15 @@ def _settle(requests: list[_Request], outcomes: list[Any] | None, error: BaseExc
 
 
 class GroupCommitWriter:
-    def __init__(self, inbox: Inbox, max_batch: int = MAX_BATCH):
+    def __init__(
+        self, inbox: Inbox, max_batch: int = MAX_BATCH, flush_interval: float = FLUSH_INTERVAL_SECONDS
+    ):
         self.inbox = inbox
         self.max_batch = max_batch
+        self.flush_interval = flush_interval
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._counts: Counter[IntakeKey] = Counter()
+        self._counts_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="inbox-group-commit", daemon=True)
         self.batches = 0
         self.events = 0
@@ -57,6 +74,30 @@ class GroupCommitWriter:
         """Write what is queued, then stop."""
         self._queue.put(_STOP)
         self._thread.join(timeout)
+
+    def count(self, key: IntakeKey) -> None:
+        """Count a request that stores no event (thread-safe, never blocks on the inbox)."""
+        with self._counts_lock:
+            self._counts[key] += 1
+
+    def _take_counts(self) -> Counter[IntakeKey]:
+        with self._counts_lock:
+            taken, self._counts = self._counts, Counter()
+        return taken
+
+    def _restore_counts(self, counts: Counter[IntakeKey]) -> None:
+        with self._counts_lock:
+            self._counts.update(counts)
+
+    def _flush_counts(self) -> None:
+        counts = self._take_counts()
+        if not counts:
+            return
+        try:
+            self.inbox.insert_batch([], counts)
+        except Exception as exc:  # the inbox is down: keep them for the next write
+            self._restore_counts(counts)
+            log.warning(f"webhook intake counters not written yet ({exc}); kept for the next write")
 
     async def write(self, event: NewEvent) -> WriteOutcome:
         return await self._submit(event)
@@ -71,7 +112,12 @@ class GroupCommitWriter:
         return await future
 
     def _next_batch(self) -> tuple[list[_Request], bool]:
-        first = self._queue.get()
+        while True:
+            try:
+                first = self._queue.get(timeout=self.flush_interval)
+                break
+            except queue.Empty:  # idle: write the counts of refused requests, if any
+                self._flush_counts()
         if first is _STOP:
             return [], True
         batch, stop = [first], False
@@ -93,9 +139,13 @@ class GroupCommitWriter:
             writes = [r for r in batch if r.event is not None]
             pings = [r for r in batch if r.event is None]
             if writes:
+                counts = self._take_counts()
                 try:
-                    outcomes = self.inbox.insert_batch([r.event for r in writes if r.event is not None])
+                    outcomes = self.inbox.insert_batch(
+                        [r.event for r in writes if r.event is not None], counts
+                    )
                 except Exception as exc:  # nothing was committed: every request gets the error (503)
+                    self._restore_counts(counts)
                     self._resolve(writes, None, exc)
                 else:
                     self.batches += 1
@@ -108,6 +158,7 @@ class GroupCommitWriter:
                     self._resolve(pings, None, exc)
                 else:
                     self._resolve(pings, [None] * len(pings), None)
+        self._flush_counts()  # stopping: what was counted since the last write
 
     @staticmethod
     def _resolve(requests: list[_Request], outcomes: list[Any] | None, error: BaseException | None) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -15,6 +16,20 @@ Source = Literal["stripe", "airbyte", "trigger"]
 
 class InboxError(RuntimeError):
     """The inbox cannot be opened, read or written; the message names the DSN variable to check."""
+
+
+class IntakeKey(NamedTuple):
+    """One webhook intake counter: what happened to requests from `source`, and why.
+
+    `outcome`: accepted, duplicate (counted by the inbox in the transaction that settles them),
+    rejected, ignored, unavailable (counted by the receiver). `reason`: a fixed word naming the
+    refusal (bad_signature, malformed_json, ...), "" for accepted and duplicate. Every value comes
+    from a small fixed set, never from the request: Prometheus labels must stay bounded.
+    """
+
+    source: str  # stripe, airbyte, trigger, or unknown (a path matching no route)
+    outcome: str
+    reason: str = ""
 
 
 class WriteOutcome(enum.Enum):
@@ -49,14 +64,41 @@ class StoredEvent(NewEvent):
     position: str
 
 
+def intake_deltas(
+    events: Sequence[NewEvent], outcomes: Sequence[WriteOutcome], counts: Mapping[IntakeKey, int] | None
+) -> list[tuple[IntakeKey, int]]:
+    """What one write adds to the intake counters: each event's outcome, plus `counts`.
+
+    Sorted, so concurrent writers lock counter rows in the same order (no deadlock).
+    """
+    deltas: Counter[IntakeKey] = Counter(counts or {})
+    for event, outcome in zip(events, outcomes, strict=True):
+        deltas[
+            IntakeKey(event.source, outcome.value if outcome is WriteOutcome.DUPLICATE else "accepted")
+        ] += 1
+    return sorted((key, n) for key, n in deltas.items() if n > 0)
+
+
 class Inbox(ABC):
     """A durable, deduplicating event store read in commit order by sensors."""
 
     backend: str
 
     @abstractmethod
-    def insert_batch(self, events: Sequence[NewEvent]) -> list[WriteOutcome]:
-        """Write `events` in ONE durable transaction (one fsync); return each event's outcome."""
+    def insert_batch(
+        self, events: Sequence[NewEvent], counts: Mapping[IntakeKey, int] | None = None
+    ) -> list[WriteOutcome]:
+        """Write `events` in ONE durable transaction (one fsync); return each event's outcome.
+
+        The same transaction adds one to the intake counter (source, accepted|duplicate) of each
+        event, and adds `counts` (the receiver's refusals since its last write): the counters are
+        exactly as durable as the events, and counting costs no transaction of its own while
+        events arrive. `events` may be empty to write only `counts`.
+        """
+
+    @abstractmethod
+    def intake_counts(self) -> dict[IntakeKey, int]:
+        """Every intake counter, summed over the receivers that wrote it (monotonic, never pruned)."""
 
     @abstractmethod
     def read_after(self, route: str, position: str | None, limit: int = 500) -> list[StoredEvent]:

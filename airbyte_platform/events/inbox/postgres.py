@@ -12,12 +12,23 @@ in a database without long transactions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
 
-from airbyte_platform.events.inbox.model import Inbox, InboxError, NewEvent, StoredEvent, WriteOutcome
+from airbyte_platform.events.inbox.model import (
+    Inbox,
+    InboxError,
+    IntakeKey,
+    NewEvent,
+    StoredEvent,
+    WriteOutcome,
+    intake_deltas,
+)
 from airbyte_platform.events.redact import redact_dsn
 
 SCHEMA = """
@@ -41,7 +52,32 @@ CREATE TABLE IF NOT EXISTS webhook_consumers (
 );
 -- One row rewritten by every health probe: the probe goes through the real write path.
 CREATE TABLE IF NOT EXISTS webhook_inbox_probe (id INTEGER PRIMARY KEY, checked_at DOUBLE PRECISION NOT NULL);
+-- Webhook intake counters (accepted, duplicate, rejected by reason...), read by the exporter.
+-- One row per counter and writer (receiver process): pods never wait on each other's counter row
+-- lock, which a shared row would hold until each batch's commit (its fsync). Readers sum over
+-- writers; `fold_intake_counts` merges the rows of past processes so the table stays small.
+CREATE TABLE IF NOT EXISTS webhook_intake (
+    writer TEXT NOT NULL,
+    source TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (writer, source, outcome, reason)
+);
 """
+ADD_COUNTS = (
+    "INSERT INTO webhook_intake (writer, source, outcome, reason, count) "
+    "SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) "
+    "ON CONFLICT (writer, source, outcome, reason) DO UPDATE SET count = webhook_intake.count + excluded.count"
+)
+# Merges every writer's rows into writer '' in one statement: a row a live receiver adds meanwhile
+# is not in the DELETE's snapshot and stays, so no count is lost or counted twice.
+FOLD_COUNTS = (
+    "WITH folded AS (DELETE FROM webhook_intake WHERE writer <> '' RETURNING source, outcome, reason, count) "
+    "INSERT INTO webhook_intake (writer, source, outcome, reason, count) "
+    "SELECT '', source, outcome, reason, sum(count) FROM folded GROUP BY source, outcome, reason "
+    "ON CONFLICT (writer, source, outcome, reason) DO UPDATE SET count = webhook_intake.count + excluded.count"
+)
 COLUMNS = "event_id, source, route, kind, payload, received_at, seq, txid::text"
 # The whole batch in one statement (one round trip, whatever its size): columns as arrays.
 INSERT = (
@@ -86,6 +122,8 @@ class PostgresInbox(Inbox):
         self._dsn = dsn
         self._connect_timeout = connect_timeout
         self._db: psycopg.Connection[Any] | None = None
+        # This process's counter rows (see webhook_intake); unique even when pids repeat across pods.
+        self._writer = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
         def create_schema(db: psycopg.Connection[Any]) -> None:
             with db.transaction():
@@ -121,14 +159,16 @@ class PostgresInbox(Inbox):
                 f"{action} failed on the webhook inbox: {redact_dsn(str(exc), self._dsn)}"
             ) from exc
 
-    def insert_batch(self, events: Sequence[NewEvent]) -> list[WriteOutcome]:
+    def insert_batch(
+        self, events: Sequence[NewEvent], counts: Mapping[IntakeKey, int] | None = None
+    ) -> list[WriteOutcome]:
         # Repeats inside the batch are settled here (the first one is written); ids the INSERT
         # does not return were stored before. ON CONFLICT DO NOTHING also covers another receiver
         # pod committing the same id concurrently: one of them stores it, the other reports a duplicate.
         first: dict[str, NewEvent] = {}
         for event in events:
             first.setdefault(event.event_id, event)
-        if not first:
+        if not first and not counts:
             return []
         unique = list(first.values())
         columns = (
@@ -140,19 +180,42 @@ class PostgresInbox(Inbox):
             [e.received_at for e in unique],
         )
 
-        def write(db: psycopg.Connection[Any]) -> set[str]:
+        def write(db: psycopg.Connection[Any]) -> list[WriteOutcome]:
             with db.transaction():
-                return {row[0] for row in db.execute(INSERT, columns).fetchall()}
+                stored = {row[0] for row in db.execute(INSERT, columns).fetchall()} if unique else set()
+                outcomes: list[WriteOutcome] = []
+                for event in events:
+                    if event.event_id in stored:
+                        stored.discard(event.event_id)  # later repeats in this batch are duplicates
+                        outcomes.append(WriteOutcome.STORED)
+                    else:
+                        outcomes.append(WriteOutcome.DUPLICATE)
+                deltas = intake_deltas(events, outcomes, counts)
+                db.execute(
+                    ADD_COUNTS,
+                    (
+                        self._writer,
+                        *([key[i] for key, _ in deltas] for i in range(3)),
+                        [n for _, n in deltas],
+                    ),
+                )
+                return outcomes
 
-        stored = self._run("writing events", write)
-        outcomes: list[WriteOutcome] = []
-        for event in events:
-            if event.event_id in stored:
-                stored.discard(event.event_id)  # later repeats in this batch are duplicates
-                outcomes.append(WriteOutcome.STORED)
-            else:
-                outcomes.append(WriteOutcome.DUPLICATE)
-        return outcomes
+        return self._run("writing events", write)
+
+    def intake_counts(self) -> dict[IntakeKey, int]:
+        rows = self._run(
+            "reading the intake counters",
+            lambda db: db.execute(
+                "SELECT source, outcome, reason, sum(count)::bigint FROM webhook_intake "
+                "GROUP BY source, outcome, reason"
+            ).fetchall(),
+        )
+        return {IntakeKey(source, outcome, reason): count for source, outcome, reason, count in rows}
+
+    def fold_intake_counts(self) -> None:
+        """Merge the counter rows of every writer into one (the receiver does it when it starts)."""
+        self._run("folding the intake counters", lambda db: db.execute(FOLD_COUNTS))
 
     def read_after(self, route: str, position: str | None, limit: int = 500) -> list[StoredEvent]:
         txid, seq = _parse_position(position)
@@ -212,6 +275,9 @@ class PostgresInbox(Inbox):
         )
 
     def prune(self, received_before: float) -> int:
+        """Delete the acknowledged old events; also fold the intake counters of past writers (the
+        receiver prunes when it starts, so every restart keeps the counter table small)."""
+        self.fold_intake_counts()
         return self._run(
             "pruning",
             lambda db: (

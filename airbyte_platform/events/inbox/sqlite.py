@@ -18,10 +18,18 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from airbyte_platform.events.inbox.model import Inbox, InboxError, NewEvent, StoredEvent, WriteOutcome
+from airbyte_platform.events.inbox.model import (
+    Inbox,
+    InboxError,
+    IntakeKey,
+    NewEvent,
+    StoredEvent,
+    WriteOutcome,
+    intake_deltas,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_events (
@@ -43,7 +51,21 @@ CREATE TABLE IF NOT EXISTS webhook_consumers (
 );
 -- One row rewritten by every health probe: the probe goes through the real write path.
 CREATE TABLE IF NOT EXISTS webhook_inbox_probe (id INTEGER PRIMARY KEY, checked_at REAL NOT NULL);
+-- Webhook intake counters (accepted, duplicate, rejected by reason...), read by the exporter.
+CREATE TABLE IF NOT EXISTS webhook_intake (
+    source TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (source, outcome, reason)
+);
 """
+HEALTH_PROBE = IntakeKey("receiver", "health_probe")
+PROBE_EVENT_ID = "__health_probe__"
+ADD_COUNT = (
+    "INSERT INTO webhook_intake (source, outcome, reason, count) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (source, outcome, reason) DO UPDATE SET count = count + excluded.count"
+)
 # A health probe waits this long for the write lock; a write waits `busy_timeout` (default 30 s).
 PROBE_LOCK_TIMEOUT_MS = 1000
 COLUMNS = "event_id, source, route, kind, payload, received_at, seq"
@@ -141,7 +163,9 @@ class SqliteInbox(Inbox):
                     self._db.execute("ROLLBACK")
             raise
 
-    def insert_batch(self, events: Sequence[NewEvent]) -> list[WriteOutcome]:
+    def insert_batch(
+        self, events: Sequence[NewEvent], counts: Mapping[IntakeKey, int] | None = None
+    ) -> list[WriteOutcome]:
         # One SELECT and one multi-row INSERT per chunk of the batch, not one statement per event:
         # the sqlite3 module releases and re-takes the GIL around every statement, and under load
         # each re-take waits for the receiver's event loop (up to the 5 ms switch interval), so
@@ -149,13 +173,14 @@ class SqliteInbox(Inbox):
         # BEGIN IMMEDIATE takes the write lock first, so no other writer can store an id between
         # the SELECT and the INSERT: "already stored" and "stored now" are exact.
         outcomes: list[WriteOutcome] = []
-        if not events:
+        if not events and not counts:
             return outcomes
         seen: set[str] = set()
 
         def insert_all() -> None:
             for start in range(0, len(events), self._chunk):
                 outcomes.extend(self._insert_chunk(events[start : start + self._chunk], seen))
+            self._db.executemany(ADD_COUNT, [(*key, n) for key, n in intake_deltas(events, outcomes, counts)])
 
         self._check_identity()  # never write into a file the sensors no longer read
         try:
@@ -195,6 +220,10 @@ class SqliteInbox(Inbox):
         if values:
             self._db.execute(INSERT + ",".join([ROW_MARKS] * (len(values) // COLUMN_COUNT)), values)
         return outcomes
+
+    def intake_counts(self) -> dict[IntakeKey, int]:
+        rows = self._db.execute("SELECT source, outcome, reason, count FROM webhook_intake").fetchall()
+        return {IntakeKey(source, outcome, reason): count for source, outcome, reason, count in rows}
 
     def read_after(self, route: str, position: str | None, limit: int = 500) -> list[StoredEvent]:
         rows = self._db.execute(
@@ -250,13 +279,23 @@ class SqliteInbox(Inbox):
         self._check_identity()
         try:
             self._db.execute(f"PRAGMA busy_timeout = {PROBE_LOCK_TIMEOUT_MS}")
-            self._in_write_transaction(
-                lambda: self._db.execute(
+
+            def probe() -> None:
+                self._db.execute(
                     "INSERT INTO webhook_inbox_probe (id, checked_at) VALUES (1, ?) "
                     "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
                     (time.time(),),
                 )
-            )
+                # Near a full disk, a write smaller than an event's passes where a POST fails: so the
+                # probe touches every page an event write touches (the events table, its indexes,
+                # the sequence, the intake counters) with a row it deletes before committing.
+                self._db.execute(
+                    INSERT + ROW_MARKS, (PROBE_EVENT_ID, "probe", PROBE_EVENT_ID, "probe", "{}", time.time())
+                )
+                self._db.execute("DELETE FROM webhook_events WHERE event_id = ?", (PROBE_EVENT_ID,))
+                self._db.execute(ADD_COUNT, (*HEALTH_PROBE, 1))
+
+            self._in_write_transaction(probe)
         except sqlite3.Error as exc:
             raise InboxError(f"the webhook inbox {self.path} cannot be written: {exc}") from exc
         finally:

@@ -9,6 +9,10 @@ committed. A redelivered event id is acknowledged (200, "duplicate") and not sto
 Every route answers with or without a trailing slash: a redirect (Starlette's default 307) is a
 failed delivery for Stripe. `/health` runs the inbox's write probe (see `Inbox.ping`), so it
 answers 200 only when a POST would be stored.
+
+Every webhook request is counted in the inbox (`IntakeKey`: source, outcome, reason) for the
+Prometheus exporter, which runs in another process: accepted and duplicate events in the
+transaction that stores them, refusals through the group-commit writer (see group_commit.py).
 """
 
 from __future__ import annotations
@@ -25,11 +29,20 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, ValidationError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from airbyte_platform.events.inbox import Inbox, InboxError, NewEvent, WriteOutcome, open_inbox
+from airbyte_platform.events.inbox import (
+    Inbox,
+    InboxError,
+    IntakeKey,
+    NewEvent,
+    Source,
+    WriteOutcome,
+    open_inbox,
+)
 from airbyte_platform.events.inbox.group_commit import GroupCommitWriter
 from airbyte_platform.events.notifications import (
     NotificationError,
@@ -59,6 +72,7 @@ log = logging.getLogger("airbyte_platform.events.receiver")
 
 MAX_IDEMPOTENCY_KEY = 200
 RETRY_LATER = {"Retry-After": "5"}
+SOURCES: tuple[Source, ...] = ("stripe", "airbyte", "trigger")
 
 
 class StripeEventFields(BaseModel):
@@ -96,17 +110,41 @@ class WebhookEndpoints:
             if self._inbox is None:
                 inbox.close()
 
+    # -- counting --------------------------------------------------------------------------------
+    def count(self, source: str, outcome: str, reason: str) -> None:
+        if self.writer is not None:
+            self.writer.count(IntakeKey(source, outcome, reason))
+
+    def reject(
+        self, source: str, reason: str, status: int, error: str, headers: dict[str, str] | None = None
+    ) -> Response:
+        """Refuse the request (`status`, `error` for the sender) and count it as rejected for `reason`."""
+        self.count(source, "rejected", reason)
+        return refuse(status, error, headers)
+
+    async def unrouted(self, request: Request, exc: Exception) -> Response:
+        """404 and 405 (a path or method no endpoint serves), counted like the other refusals."""
+        assert isinstance(exc, HTTPException)
+        parts = request.url.path.split("/")
+        # Only a known word becomes the label, never the path (it may hold a token, and labels
+        # must stay few).
+        source = parts[2] if len(parts) > 2 and parts[1] == "webhooks" and parts[2] in SOURCES else "unknown"
+        reason = "unknown_route" if exc.status_code == 404 else "method_not_allowed"
+        return self.reject(source, reason, exc.status_code, str(exc.detail), exc.headers)
+
     # -- shared steps ----------------------------------------------------------------------------
-    async def _body(self, request: Request) -> bytes | Response:
+    async def _body(self, request: Request, source: Source) -> bytes | Response:
         wrong_type = wrong_content_type(request)
         if wrong_type is not None:
+            self.count(source, "rejected", "wrong_content_type")
             return wrong_type
         try:
             return await read_body(request, self.config.max_body_bytes)
         except BodyTooLarge as exc:
-            return refuse(413, str(exc))
+            return self.reject(source, "too_large", 413, str(exc))
         except BodyIncomplete as exc:
-            return refuse(400, str(exc))  # nobody is listening any more; nothing was stored
+            # nobody is listening any more; nothing was stored
+            return self.reject(source, "incomplete_body", 400, str(exc))
 
     async def _store(self, event: NewEvent, accepted_status: int = 200) -> Response:
         assert self.writer is not None, "the receiver's lifespan did not run"
@@ -114,6 +152,7 @@ class WebhookEndpoints:
             outcome = await self.writer.write(event)
         except InboxError as exc:
             log.error(f"inbox write failed, {event.source} event {event.event_id} not accepted: {exc}")
+            self.count(event.source, "unavailable", "inbox_error")  # written once the inbox is back
             return refuse(503, "the event could not be stored; nothing was stored, retry later", RETRY_LATER)
         if outcome is WriteOutcome.DUPLICATE:
             return answer(200, {"status": "duplicate", "event_id": event.event_id})
@@ -144,7 +183,7 @@ class WebhookEndpoints:
         return answer(200, {"status": "ok", "inbox": self.writer.inbox.backend})
 
     async def stripe(self, request: Request) -> Response:
-        body = await self._body(request)
+        body = await self._body(request, "stripe")
         if isinstance(body, Response):
             return body
         try:
@@ -156,13 +195,17 @@ class WebhookEndpoints:
             )
         except SignatureError as exc:
             log.warning(f"Stripe webhook refused: {exc}")
-            return refuse(400, str(exc))
+            return self.reject("stripe", "bad_signature", 400, str(exc))
         try:
             fields = StripeEventFields.model_validate_json(body)
         except ValidationError as exc:
             if any(error["type"] == "json_invalid" for error in exc.errors()):
-                return refuse(400, f"malformed JSON: {exc.errors()[0]['msg']}")
-            return refuse(422, 'a Stripe event needs a string "id" and "type"')
+                return self.reject(
+                    "stripe", "malformed_json", 400, f"malformed JSON: {exc.errors()[0]['msg']}"
+                )
+            return self.reject(
+                "stripe", "invalid_event", 422, 'a Stripe event needs a string "id" and "type"'
+            )
         return await self._store(
             NewEvent(
                 event_id=fields.id,
@@ -178,20 +221,23 @@ class WebhookEndpoints:
         token = request.path_params["token"]
         if not hmac.compare_digest(token.encode(), self.config.secrets.airbyte_token.encode()):
             log.warning("Airbyte notification refused: wrong path token")
-            return refuse(403, "the path token does not match AIRBYTE_WEBHOOK_TOKEN")
-        body = await self._body(request)
+            return self.reject(
+                "airbyte", "bad_token", 403, "the path token does not match AIRBYTE_WEBHOOK_TOKEN"
+            )
+        body = await self._body(request, "airbyte")
         if isinstance(body, Response):
             return body
         try:
             payload = parse_json(body)
         except ValueError as exc:
-            return refuse(400, str(exc))
+            return self.reject("airbyte", "malformed_json", 400, str(exc))
         if is_test_notification(payload):
+            self.count("airbyte", "ignored", "test_notification")
             return answer(200, {"status": "ignored", "reason": "Airbyte test notification: nothing to sync"})
         try:
             notification = parse_airbyte_notification(payload)
         except NotificationError as exc:
-            return refuse(422, str(exc))
+            return self.reject("airbyte", "invalid_event", 422, str(exc))
         return await self._store(
             NewEvent(
                 event_id=notification.event_id,
@@ -207,26 +253,34 @@ class WebhookEndpoints:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         expected = self.config.secrets.trigger_token.encode()
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-            return refuse(
+            return self.reject(
+                "trigger",
+                "bad_token",
                 401,
                 "missing or wrong bearer token (Authorization: Bearer <WEBHOOK_TRIGGER_TOKEN>)",
                 {"WWW-Authenticate": 'Bearer realm="webhooks"'},
             )
-        body = await self._body(request)
+        body = await self._body(request, "trigger")
         if isinstance(body, Response):
             return body
         try:
             payload = parse_json(body)
         except ValueError as exc:
-            return refuse(400, str(exc))
+            return self.reject("trigger", "malformed_json", 400, str(exc))
         if not isinstance(payload, dict):
-            return refuse(422, 'expected a JSON object: {"job": "<job name>", "run_config": {...}}')
+            return self.reject(
+                "trigger",
+                "invalid_event",
+                422,
+                'expected a JSON object: {"job": "<job name>", "run_config": {...}}',
+            )
         try:
             run_config = validate_trigger(payload.get("job"), payload.get("run_config"), self.config.settings)
         except TriggerError as exc:
-            return refuse(422, str(exc))
+            return self.reject("trigger", exc.reason, 422, str(exc))
         key = _idempotency_key(request, payload.get("event_id"))
         if isinstance(key, Response):
+            self.count("trigger", "rejected", "bad_idempotency_key")
             return key
         job = payload["job"]
         return await self._store(
@@ -277,7 +331,11 @@ def build_receiver_app(
         *extra_routes,
     ]
     install_access_log_redaction(routes)  # no token may reach the access log, whatever the URL
-    app = Starlette(routes=routes, lifespan=endpoints.lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=endpoints.lifespan,
+        exception_handlers={404: endpoints.unrouted, 405: endpoints.unrouted},
+    )
     app.router.redirect_slashes = False  # a 307 is a failed delivery for Stripe
     app.state.endpoints = endpoints
     return app

@@ -46,6 +46,8 @@ def build_collector(instance: dg.DagsterInstance, settings: Settings) -> Platfor
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Opening a PostgreSQL-backed instance logs alembic's plugin set-up at INFO: noise in make dev.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = get_settings()
     registry = CollectorRegistry(auto_describe=False)
     with dg.DagsterInstance.get() as instance:

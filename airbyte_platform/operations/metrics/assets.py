@@ -3,6 +3,12 @@
 Sync metadata (`records_synced`, `bytes_synced`, `duration_seconds`) is the same in both modes (the
 embedded runner locally, the Airbyte server in prod), so one series covers both. A bounded read:
 one `get_asset_records` call for every asset key the instance knows, no event-log scan.
+
+A failed materialization: Dagster OSS neither emits nor stores ASSET_FAILED_TO_MATERIALIZE (its
+storages answer `can_store_asset_failure_events` False), so `last_failed_to_materialize_record` is
+always empty there. A failure is read instead from the latest *planned* materialization: when the
+run that planned it ended in FAILURE and nothing was materialized since, the asset is failing (a
+sync step that crashed, a connector that exited non-zero).
 """
 
 from __future__ import annotations
@@ -29,6 +35,20 @@ def _number(metadata: dict[str, Any], key: str) -> float | None:
     entry = metadata.get(key)
     value = getattr(entry, "value", entry)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _planned_and_failed(
+    instance: dg.DagsterInstance, key: dg.AssetKey, success_storage_id: int | None
+) -> float | None:
+    """When the run of the asset's latest planned materialization failed, if it planned it after
+    the last success; None otherwise (succeeded, still running, or never planned)."""
+    planned = instance.get_latest_planned_materialization_info(key)
+    if planned is None or (success_storage_id is not None and planned.storage_id < success_storage_id):
+        return None
+    record = instance.get_run_record_by_id(planned.run_id)
+    if record is None or record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
+        return None
+    return record.end_time or record.update_timestamp.timestamp()
 
 
 def collect_assets(instance: dg.DagsterInstance) -> Iterator[Metric]:
@@ -68,6 +88,7 @@ def collect_assets(instance: dg.DagsterInstance) -> Iterator[Metric]:
         asset = key.to_user_string()
         connection, stream = streams.get(key, ("", ""))
         success_at = failure_at = None
+        success_storage_id = entry.last_materialization_storage_id
         if entry.last_materialization_record is not None:
             event = entry.last_materialization_record.event_log_entry
             success_at = event.timestamp
@@ -81,8 +102,11 @@ def collect_assets(instance: dg.DagsterInstance) -> Iterator[Metric]:
             rows = _number(metadata, "dagster/row_count")
             if rows is not None:
                 row_count.add_metric([asset], rows)
-        if entry.last_failed_to_materialize_record is not None:
+        if entry.last_failed_to_materialize_record is not None:  # storages that keep asset failures
             failure_at = entry.last_failed_to_materialize_record.event_log_entry.timestamp
+        else:
+            failure_at = _planned_and_failed(instance, key, success_storage_id)
+        if failure_at is not None:
             last_failure.add_metric([asset], failure_at)
         failing.add_metric(
             [asset, connection],

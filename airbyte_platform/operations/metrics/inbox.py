@@ -1,4 +1,8 @@
-"""Webhook intake from the durable inbox: events accepted per route, and each route's backlog.
+"""Webhook intake from the durable inbox: requests per source, outcome and reason, events stored
+per route, and each route's backlog.
+
+The request counters are written by the receiver into the inbox (see `IntakeKey`), so they are
+the receiver pods' totals whichever process scrapes them, and survive restarts of both.
 
 The backlog of a route is what its sensor has not read yet: the events after the position kept in
 the sensor's cursor (read from the instance's sensor state, as the daemon stores it). Counting is
@@ -14,7 +18,7 @@ import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType
 from prometheus_client.metrics_core import Metric
 
-from airbyte_platform.events.inbox import Inbox
+from airbyte_platform.events.inbox import Inbox, IntakeKey
 from airbyte_platform.events.routes import (
     AIRBYTE_EVENT_DRIVEN_SYNC,
     AIRBYTE_NOTIFICATIONS,
@@ -24,7 +28,7 @@ from airbyte_platform.events.routes import (
 from airbyte_platform.events.sensors.airbyte_notifications import SENSOR_NAME as AIRBYTE_NOTIFICATION_SENSOR
 from airbyte_platform.events.sensors.cursor import CursorError, load_cursor
 from airbyte_platform.events.sensors.stripe_sync import SENSOR_NAME as EVENT_DRIVEN_SYNC_SENSOR
-from airbyte_platform.operations.metrics.families import gauge
+from airbyte_platform.operations.metrics.families import counter, gauge
 
 BACKLOG_LIMIT = 10_000
 ROUTE_SENSORS = {
@@ -33,6 +37,12 @@ ROUTE_SENSORS = {
     POSTGRES_CDC_REPLICATION: f"{POSTGRES_CDC_REPLICATION}_webhook_sensor",
     AIRBYTE_NOTIFICATIONS: AIRBYTE_NOTIFICATION_SENSOR,
 }
+# Always exported, at 0 until the first request: a rate() over a series that appears late misses its start.
+BASELINE = tuple(
+    IntakeKey(source, outcome)
+    for source in ("stripe", "airbyte", "trigger")
+    for outcome in ("accepted", "duplicate")
+)
 
 
 def sensor_positions(instance: dg.DagsterInstance) -> dict[str, str | None]:
@@ -62,6 +72,15 @@ def collect_inbox(
         "Age of the oldest event the route's sensor has not read (0 when none).",
         ["route"],
     )
+    requests = counter(
+        "webhook_requests",
+        "Webhook requests by source and outcome (accepted, duplicate, rejected, ignored, unavailable) "
+        "and, for refusals, the reason.",
+        ["source", "outcome", "reason"],
+    )
+    for key, value in sorted({**dict.fromkeys(BASELINE, 0), **inbox.intake_counts()}.items()):
+        requests.add_metric(list(key), float(value))
+    yield requests
     positions = sensor_positions(instance)
     now = clock()
     for route in ROUTE_SENSORS:

@@ -151,12 +151,20 @@ def build_run_report(
 
 
 def _root_cause(error: Any) -> str:
-    """The innermost error's message: Dagster wraps the user's exception in its own step error."""
+    """The message of the exception the step's code raised, under Dagster's own wrapper.
+
+    Not the innermost cause: the code's exception is the one that says what failed (which
+    connection, which stream, the connector's last words); what caused it is a detail
+    ("the connector exited with code 1"). Only when every error is Dagster's is the innermost used.
+    """
     if error is None:
         return "no error recorded"
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return error.message.strip()
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = getattr(error, "cause", None)
+    raised = [e for e in chain if not (getattr(e, "cls_name", None) or "").startswith("Dagster")]
+    return (raised[0] if raised else chain[-1]).message.strip()
 
 
 def mask(text: str, secrets: tuple[str, ...]) -> str:
