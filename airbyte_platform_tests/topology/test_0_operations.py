@@ -25,9 +25,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.events.sensors.stripe_sync import SENSOR_NAME as STRIPE_SENSOR
 from airbyte_platform.events.stripe_signature import stripe_signature_header
-from airbyte_platform.ingestion.catalog import connection_named
 from airbyte_platform.operations.notifications.sensors import FAILURE_SENSOR, SUCCESS_SENSOR
 from airbyte_platform.transforms.automation import SENSOR_NAME as AUTOMATION_SENSOR
 from airbyte_platform_tests.operations.loopback import SmtpServer
@@ -38,7 +38,7 @@ from airbyte_platform_tests.topology.process import (
     running_topology,
 )
 
-pytestmark = pytest.mark.xdist_group("topology")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("topology")]
 
 TEAM = "data-team@example.com"
 FAILING_CONNECTION = "stripe_to_s3"
