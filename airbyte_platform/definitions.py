@@ -59,7 +59,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     graph = dg.Definitions.merge(
         ingestion,
         build_transform_defs(),
-        build_quality_defs(),
+        build_quality_defs(settings),
         build_events_defs(settings),
         build_operations_defs(settings),
     )

@@ -84,6 +84,8 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "CDC_MAX_LAG_SECONDS",
     "CDC_MAX_LAG_BYTES",
     "ANALYTICS_POSTGRES_DSN",
+    # an existing Great Expectations project whose checkpoints the gx_suite checks run (seeds: /opt/airflow/gx)
+    "GX_CONTEXT_ROOT_DIR",
     # the local instance of make dev (the Helm values set the same limits in Kubernetes)
     "DAGSTER_WEBSERVER_HOST",
     "DAGSTER_WEBSERVER_PORT",
@@ -368,6 +370,9 @@ class Settings:
     notifications: NotificationSettings | None = None
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     connectors_dir: Path = PROJECT_ROOT / ".local" / "connectors"
+    # A GX project (holding great_expectations.yml or gx/great_expectations.yml) whose checkpoints
+    # replace the bundled ones, by name; None: the bundled checkpoints.
+    gx_context_root_dir: Path | None = None
 
     @property
     def is_local(self) -> bool:
@@ -562,6 +567,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=env.integer("METRICS_PORT", 9464, "port of the Prometheus exporter", minimum=1) or 9464,
     )
 
+    gx_context_root_dir = _gx_context_root_dir(env)
+
     if env.problems:
         raise SettingsError(mode, env.problems)
     return Settings(
@@ -581,7 +588,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         notifications=notifications,
         metrics=metrics,
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
+        gx_context_root_dir=gx_context_root_dir,
     )
+
+
+def _gx_context_root_dir(env: _Reader) -> Path | None:
+    raw = env.get("GX_CONTEXT_ROOT_DIR")
+    if raw is None:
+        return None
+    root = Path(raw).expanduser().resolve()
+    if not any((root / place / "great_expectations.yml").is_file() for place in (".", "gx")):
+        env.problems.append(
+            f"GX_CONTEXT_ROOT_DIR={raw!r} is not a Great Expectations project (no great_expectations.yml "
+            "in it or in its gx/ folder): point it at the project, e.g. the seeds' /opt/airflow/gx"
+        )
+        return None
+    return root
 
 
 def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:

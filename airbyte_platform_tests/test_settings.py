@@ -112,3 +112,23 @@ def test_pipes_mode_needs_a_cluster_and_not_the_job_id():
         {**environ, "DATABRICKS_TRANSFORM_MODE": "pipes", "DATABRICKS_CLUSTER_ID": "0101-x"}
     )
     assert settings.databricks is not None and settings.databricks.pipes_cluster_id == "0101-x"
+
+
+def test_gx_context_root_dir_must_be_a_gx_project(tmp_path):
+    assert load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path)}).gx_context_root_dir is None
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path), "GX_CONTEXT_ROOT_DIR": str(tmp_path / "gx")})
+    assert f"GX_CONTEXT_ROOT_DIR={str(tmp_path / 'gx')!r} is not a Great Expectations project" in str(
+        raised.value
+    )
+    # Both layouts: the seeds' folder holding great_expectations.yml, and a GX 1.x project with gx/ in it.
+    (tmp_path / "airflow_gx").mkdir()
+    (tmp_path / "airflow_gx" / "great_expectations.yml").write_text("config_version: 4\n")
+    (tmp_path / "project" / "gx").mkdir(parents=True)
+    (tmp_path / "project" / "gx" / "great_expectations.yml").write_text("config_version: 4\n")
+    for folder in ("airflow_gx", "project"):
+        environ = {
+            "AIRBYTE_PLATFORM_HOME": str(tmp_path),
+            "AIRFLOW_VAR_GX_CONTEXT_ROOT_DIR": str(tmp_path / folder),
+        }
+        assert load_settings(environ).gx_context_root_dir == tmp_path / folder
