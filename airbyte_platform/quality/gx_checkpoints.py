@@ -114,6 +114,9 @@ class GxContexts:
             return context
 
     def project(self, root: Path) -> Any:
+        # Before GX reads the project's config: its data sources may be of type airbyte_lake.
+        import airbyte_platform.quality.gx_lake_datasource  # noqa: F401
+
         arguments = project_context_arguments(root)
         return self._get(("project", str(root)), lambda gx: gx.get_context(**arguments))
 

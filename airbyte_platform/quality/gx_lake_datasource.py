@@ -14,9 +14,10 @@ so it is imported only where GX runs, never when the code location loads.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Union
 
 from great_expectations.datasource.fluent.batch_request import BatchRequest
+from great_expectations.datasource.fluent.config_str import ConfigStr
 from great_expectations.datasource.fluent.interfaces import Batch, TestConnectionError
 from great_expectations.datasource.fluent.pandas_datasource import DataFrameAsset, PandasDatasource
 
@@ -30,7 +31,8 @@ class LakeTableAsset(DataFrameAsset):
     location: str
 
     def full_location(self) -> str:
-        return f"{str(self.datasource.lake_root).rstrip('/')}/{self.location.strip('/')}"  # type: ignore[attr-defined]
+        root = self.datasource.resolved_lake_root()  # type: ignore[attr-defined]
+        return f"{root.rstrip('/')}/{self.location.strip('/')}"
 
     def test_connection(self) -> None:
         # GX calls this when the asset is added, as it probes a SQL table.
@@ -66,9 +68,15 @@ class LakeDatasource(PandasDatasource):
     type: Literal["airbyte_lake"] = "airbyte_lake"  # type: ignore[assignment]
     asset_types: ClassVar = [LakeTableAsset]
     assets: list[LakeTableAsset] = []  # type: ignore[assignment]
-    lake_root: str
+    # `${DATALAKE_ROOT}` in a project's great_expectations.yml is resolved when read, as GX does for
+    # its own connection strings.
+    lake_root: Union[ConfigStr, str]  # noqa: UP007  pydantic v1, as GX's own fields
     # Data source fields become pandas execution engine arguments unless excluded.
     _EXTRA_EXCLUDED_EXEC_ENG_ARGS: ClassVar[set[str]] = {"lake_root"}
+
+    def resolved_lake_root(self) -> str:
+        root = self.lake_root
+        return root.get_config_value(self._config_provider) if isinstance(root, ConfigStr) else root
 
     def add_lake_table_asset(self, name: str, location: str) -> LakeTableAsset:
         return self._add_asset(LakeTableAsset(name=name, location=location))

@@ -4,6 +4,10 @@ lake data synced by the embedded runner, and a GX project written to disk by GX'
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +170,57 @@ def test_a_checkpoint_missing_from_the_project_is_an_error_naming_it_and_the_fol
     message = str(raised.value)
     assert "'stripe_postgres_checkpoint'" in message and str(project) in message
     assert "stripe_post_sync_checkpoint" in message  # what the project does have
+
+
+RUN_CHECKS_IN_A_NEW_PROCESS = """
+import json
+import dagster as dg
+from airbyte_platform.ingestion.catalog import connection_named
+from airbyte_platform.ingestion.local_defs import build_destinations_resource
+from airbyte_platform.quality.gx_suites import build_gx_checks_for
+from airbyte_platform.settings import get_settings
+
+settings = get_settings()
+checks = build_gx_checks_for(connection_named("stripe_to_s3"), gx_project=settings.gx_context_root_dir)
+defs = dg.Definitions(
+    asset_checks=[checks],
+    jobs=[dg.define_asset_job("gx", selection=dg.AssetSelection.checks(checks))],
+    resources={"destinations": build_destinations_resource(settings)},
+)
+result = defs.resolve_job_def("gx").execute_in_process(raise_on_error=False)
+print(json.dumps({e.asset_key.path[-1]: [e.passed, e.metadata["checkpoint"].value, e.metadata["gx_project"].value]
+                  for e in result.get_asset_check_evaluations()}))
+"""
+
+
+def test_a_project_using_the_lake_type_and_datalake_root_runs_in_a_fresh_process(
+    stripe_lake, tmp_path, monkeypatch
+):
+    """What a run worker does: settings from the environment (GX_CONTEXT_ROOT_DIR, DATALAKE_ROOT), the
+    project's `airbyte_lake` data source read back from its YAML with `${DATALAKE_ROOT}` resolved."""
+    project = tmp_path / "opt_airflow_gx"
+    monkeypatch.setenv("DATALAKE_ROOT", stripe_lake.lake_root)  # GX resolves it while writing the project
+    _write_project(
+        project,
+        "${DATALAKE_ROOT}",
+        {"stripe_post_sync_checkpoint": [gx.expectations.ExpectColumnValuesToNotBeNull(column="id")]},
+    )
+    assert "${DATALAKE_ROOT}" in (project / "gx" / "great_expectations.yml").read_text()
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "AIRBYTE_PLATFORM_HOME": str(tmp_path / "home"),
+        "DATALAKE_ROOT": stripe_lake.lake_root,
+        "AIRFLOW_VAR_GX_CONTEXT_ROOT_DIR": str(project),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", RUN_CHECKS_IN_A_NEW_PROCESS],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert results["charges"] == [True, "stripe_post_sync_checkpoint", str(project)]
+    assert results["customers"][0] is False  # not in the team's checkpoint: a warning, not a pass
