@@ -71,6 +71,38 @@ class CheckpointRun:
     result: CheckpointResult | None  # None: nothing to validate yet (see `unavailable`)
     # Streams the checkpoint could not cover, with why (a table no sync has written yet).
     unavailable: dict[str, str] = field(default_factory=dict)
+    # (data source, data asset) → the destination kind its data source reads ("lake", "postgres", None).
+    asset_destinations: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+
+# GX data source types by the destination they can read: a project's checkpoint validating
+# PostgreSQL tables is never reported on the lake's streams of the same name, nor the reverse.
+LAKE_SOURCE_TYPES = {
+    "airbyte_lake",
+    "pandas",
+    "pandas_s3",
+    "pandas_filesystem",
+    "spark",
+    "spark_s3",
+    "spark_filesystem",
+}
+POSTGRES_SOURCE_TYPES = {"postgres", "sql"}
+
+
+def destination_kind(source_type: str) -> str | None:
+    if source_type in LAKE_SOURCE_TYPES:
+        return "lake"
+    if source_type in POSTGRES_SOURCE_TYPES:
+        return "postgres"
+    return None  # another kind (sqlite, snowflake, ...): matched by name only
+
+
+def _asset_destinations(checkpoint: Any) -> dict[tuple[str, str], str | None]:
+    found = {}
+    for validation in checkpoint.validation_definitions:
+        asset = validation.data.data_asset
+        found[(asset.datasource.name, asset.name)] = destination_kind(str(asset.datasource.type))
+    return found
 
 
 def _quiet(context: Any) -> Any:
@@ -268,4 +300,10 @@ def run_connection_checkpoint(
     # Whole-table batches need no batch parameters; a project's checkpoint gets none either, as the
     # seeds' operator passed none.
     result = checkpoint.run(batch_parameters={}) if checkpoint is not None else None
-    return CheckpointRun(checkpoint=name, project=where, result=result, unavailable=unavailable)
+    return CheckpointRun(
+        checkpoint=name,
+        project=where,
+        result=result,
+        unavailable=unavailable,
+        asset_destinations=_asset_destinations(checkpoint) if checkpoint is not None else {},
+    )

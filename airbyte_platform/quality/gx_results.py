@@ -25,12 +25,23 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _asset_name(validation: Any) -> str:
+def _batch_field(validation: Any, name: str) -> str:
     batch = validation.meta.get("active_batch_definition") or {}
-    name = (
-        batch.get("data_asset_name") if isinstance(batch, dict) else getattr(batch, "data_asset_name", None)
-    )
-    return str(name or "")
+    value = batch.get(name) if isinstance(batch, dict) else getattr(batch, name, None)
+    return str(value or "")
+
+
+def _asset_name(validation: Any) -> str:
+    return _batch_field(validation, "data_asset_name")
+
+
+def _validates(run: CheckpointRun, validation: Any, connection: ConnectionSpec, stream: StreamSpec) -> bool:
+    """Whether `validation` is of this stream: its data asset's name, on a data source of the
+    connection's destination kind (a PostgreSQL `charges` is not the lake's `charges`)."""
+    if _asset_name(validation).lower() not in stream_asset_aliases(connection, stream):
+        return False
+    kind = run.asset_destinations.get((_batch_field(validation, "datasource_name"), _asset_name(validation)))
+    return kind is None or kind == connection.destination
 
 
 def expectation_summary(result: Any) -> dict[str, Any]:
@@ -91,11 +102,10 @@ def stream_check_results(
     validations = list(run.result.run_results.values()) if run.result is not None else []
     by_stream: dict[str, list[Any]] = {stream.name: [] for stream in streams}
     for validation in validations:
-        name = _asset_name(validation).lower()
         for stream in streams:
-            if name in stream_asset_aliases(connection, stream):
+            if _validates(run, validation, connection, stream):
                 by_stream[stream.name].append(validation)
-    validated = sorted({_asset_name(v) for v in validations})
+    validated = sorted({f"{_batch_field(v, 'datasource_name')}/{_asset_name(v)}" for v in validations})
     return {
         stream.name: _stream_result(connection, stream, run, by_stream[stream.name], validated)
         for stream in streams

@@ -224,3 +224,50 @@ def test_a_project_using_the_lake_type_and_datalake_root_runs_in_a_fresh_process
     results = json.loads(completed.stdout.strip().splitlines()[-1])
     assert results["charges"] == [True, "stripe_post_sync_checkpoint", str(project)]
     assert results["customers"][0] is False  # not in the team's checkpoint: a warning, not a pass
+
+
+def test_a_project_checkpoint_on_postgres_tables_is_never_reported_on_the_lakes_streams(
+    stripe_lake, pg, postgres_dsn, tmp_path
+):
+    """The seeds' stripe_etl_validated ran stripe_post_sync_checkpoint on Stripe in PostgreSQL: a
+    project keeping that checkpoint must not pass or fail the lake's `charges` with PostgreSQL's rows."""
+    pg.execute("CREATE SCHEMA IF NOT EXISTS stripe_raw")
+    pg.execute("DROP TABLE IF EXISTS stripe_raw.charges")
+    pg.execute("CREATE TABLE stripe_raw.charges (id text, status text)")
+    pg.execute("INSERT INTO stripe_raw.charges VALUES ('ch_1', 'succeeded'), ('ch_2', 'lost')")
+    destinations = DestinationsResource(
+        lake_root=stripe_lake.lake_root, home=stripe_lake.home, postgres_dsn=postgres_dsn
+    )
+    project = tmp_path / "seeds_gx"
+    context = gx.get_context(mode="file", project_root_dir=str(project))
+    # GX's `postgres` type insists on a host; pgserver listens on a Unix socket, so the generic `sql` type.
+    source = context.data_sources.add_sql(
+        "analytics", connection_string=destinations.postgres_sqlalchemy_url()
+    )
+    batch = source.add_table_asset(
+        "charges", table_name="charges", schema_name="stripe_raw"
+    ).add_batch_definition_whole_table("all")
+    suite = context.suites.add(
+        gx.ExpectationSuite(
+            name="charges_status",
+            expectations=[
+                gx.expectations.ExpectColumnValuesToBeInSet(column="status", value_set=["succeeded"])
+            ],
+        )
+    )
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name="charges", data=batch, suite=suite)
+    )
+    for name in ("stripe_post_sync_checkpoint", "stripe_postgres_checkpoint"):
+        context.checkpoints.add(gx.Checkpoint(name=name, validation_definitions=[validation]))
+
+    lake = _evaluate(build_gx_checks_for(STRIPE_LAKE, gx_project=project), destinations)
+    assert not lake["charges"].passed and lake["charges"].severity == dg.AssetCheckSeverity.WARN
+    assert "it validates: analytics/charges" in (lake["charges"].description or "")
+
+    postgres = _evaluate(build_gx_checks_for(STRIPE_PG, gx_project=project), destinations, blocked=True)
+    charges = postgres["charges"]
+    assert not charges.passed and charges.severity == dg.AssetCheckSeverity.ERROR
+    assert charges.metadata["checkpoint"].value == "stripe_postgres_checkpoint"
+    [rows] = charges.metadata["failing_rows"].value
+    assert rows["unexpected_values"] == ["lost"]
