@@ -170,6 +170,18 @@ def test_a_checkpoint_missing_from_the_project_is_an_error_naming_it_and_the_fol
     message = str(raised.value)
     assert "'stripe_postgres_checkpoint'" in message and str(project) in message
     assert "stripe_post_sync_checkpoint" in message  # what the project does have
+    # Through the op, as a run shows it: the step fails with that message.
+    checks = build_gx_checks_for(STRIPE_PG, gx_project=project)
+    defs = dg.Definitions(
+        asset_checks=[checks],
+        jobs=[dg.define_asset_job("gx", selection=dg.AssetSelection.checks(checks))],
+        resources={"destinations": stripe_lake},
+    )
+    result = defs.resolve_job_def("gx").execute_in_process(raise_on_error=False)
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    error = failure.step_failure_data.error
+    assert error is not None and "GxCheckpointNotFoundError" in error.to_string()
+    assert "'stripe_postgres_checkpoint'" in error.to_string() and str(project) in error.to_string()
 
 
 RUN_CHECKS_IN_A_NEW_PROCESS = """
