@@ -153,11 +153,13 @@ class GxContexts:
         return self._get(("project", str(root)), lambda gx: gx.get_context(**arguments))
 
     def bundled(self, destinations: DestinationsResource, connection: ConnectionSpec) -> Any:
-        # Keyed by the destination it reads (the DSN stays in memory only: it may hold a password).
+        # Keyed by the destination it reads (the DSN stays in memory only: it may hold a password) and
+        # by connection: GX 1.24 carries state between checkpoints sharing a SQL data source (a
+        # Salesforce "Id" column was then queried as `id`), so each connection has its own context.
         if connection.destination == "lake":
-            key = ("bundled", "lake", destinations.lake_root)
+            key = ("bundled", connection.name, "lake", destinations.lake_root)
         else:
-            key = ("bundled", "postgres", destinations.postgres_sqlalchemy_url())
+            key = ("bundled", connection.name, "postgres", destinations.postgres_sqlalchemy_url())
         return self._get(key, lambda gx: gx.get_context(mode="ephemeral"))
 
 
@@ -208,6 +210,28 @@ def _stream_batch(source: Any, connection: ConnectionSpec, stream: StreamSpec) -
         name, table_name=stream.table_name, schema_name=postgres_schema(connection)
     )
     return asset.add_batch_definition_whole_table("whole table")
+
+
+def _all_lowercase_columns(source: Any, connection: ConnectionSpec, streams: list[StreamSpec]) -> bool:
+    """Whether every column of the connection's tables is lower case.
+
+    GX 1.24 builds the query naming failing rows with mixed-case columns unquoted (`name` for "Name":
+    UndefinedColumn on PostgreSQL, the expectation errors), so such tables get failing values only.
+    """
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(source.get_engine())
+    for stream in streams:
+        try:
+            names = [
+                c["name"]
+                for c in inspector.get_columns(stream.table_name, schema=postgres_schema(connection))
+            ]
+        except sa.exc.NoSuchTableError:
+            continue
+        if any(name != name.lower() for name in names):
+            return False
+    return True
 
 
 def bundled_checkpoint(
@@ -261,7 +285,8 @@ def bundled_checkpoint(
         "result_format": "SUMMARY",
         "partial_unexpected_count": FAILING_ROWS_SAMPLE,
     }
-    if columns := _identifying_columns(connection, streams):
+    columns = _identifying_columns(connection, streams)
+    if columns and (connection.destination == "lake" or _all_lowercase_columns(source, connection, streams)):
         result_format["unexpected_index_column_names"] = columns
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(name=name, validation_definitions=validations, result_format=result_format)

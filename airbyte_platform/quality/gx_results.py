@@ -44,6 +44,18 @@ def _validates(run: CheckpointRun, validation: Any, connection: ConnectionSpec, 
     return kind is None or kind == connection.destination
 
 
+def _exception_message(info: Any) -> str | None:
+    """GX's exception info: flat for the expectation, or keyed by the metric that raised."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception") or info.get("exception_message"):
+        return str(info.get("exception_message"))[:500] if info.get("exception_message") else None
+    for nested in info.values():
+        if message := _exception_message(nested):
+            return message
+    return None
+
+
 def expectation_summary(result: Any) -> dict[str, Any]:
     config = result.expectation_config
     details = result.result or {}
@@ -56,8 +68,8 @@ def expectation_summary(result: Any) -> dict[str, Any]:
     if "unexpected_count" in details:
         summary["unexpected_count"] = details.get("unexpected_count")
         summary["unexpected_percent"] = details.get("unexpected_percent")
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        summary["exception"] = str(result.exception_info.get("exception_message"))[:500]
+    if message := _exception_message(result.exception_info):
+        summary["exception"] = message
     return summary
 
 

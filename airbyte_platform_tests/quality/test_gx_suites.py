@@ -100,3 +100,24 @@ def test_a_table_no_sync_has_written_fails_its_check_naming_the_table(pg, postgr
     assert not result.passed and result.severity.value == "ERROR"
     assert "stripe_raw.invoices" in (result.description or "")
     assert result.metadata["checkpoint"].value == "stripe_postgres_checkpoint"
+
+
+def test_a_clean_table_with_mixed_case_columns_passes(pg, postgres_dsn, tmp_path):
+    """Salesforce's columns are mixed case ("Id", "Name"). GX 1.24 leaves such columns unquoted in the
+    query naming failing rows by key (UndefinedColumn: the expectation errors on clean data), so those
+    checkpoints name failing rows by value only; the clean table passes."""
+    salesforce = connection_named("salesforce_to_postgres")
+    account = next(stream for stream in salesforce.streams if stream.name == "Account")
+    table = f'salesforce_raw."{account.table_name}"'
+    pg.execute("CREATE SCHEMA IF NOT EXISTS salesforce_raw")
+    pg.execute(f"DROP TABLE IF EXISTS {table}")
+    pg.execute(f'CREATE TABLE {table} ("Id" text PRIMARY KEY, "Name" text, "SystemModstamp" text)')
+    pg.execute(f"INSERT INTO {table} VALUES ('001A', 'Acme', 't1'), ('001B', 'Beta', 't2')")
+    destinations = DestinationsResource(
+        lake_root=str(tmp_path / "lake"), home=str(tmp_path), postgres_dsn=postgres_dsn
+    )
+    documents = {account.name: load_suite_document(suite_path(salesforce, account))}
+    run = run_connection_checkpoint(salesforce, documents, destinations, None)
+    result = stream_check_results(salesforce, [account], run)[account.name]
+    assert result.passed, result.description
+    assert all(e["success"] and "exception" not in e for e in result.metadata["expectations"].value)
