@@ -8,6 +8,13 @@ from __future__ import annotations
 import dagster as dg
 
 from airbyte_platform.airflow_compat.jobs import build_airflow_jobs
+from airbyte_platform.enabled_parts import (
+    enabled_assets,
+    enabled_checks,
+    enabled_sensor,
+    enablement_summary,
+    runnable_job,
+)
 from airbyte_platform.events.defs import build_events_defs, build_events_resources
 from airbyte_platform.ingestion.local_defs import (
     build_destinations_resource,
@@ -56,17 +63,54 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         **resources,
     }
 
-    graph = dg.Definitions.merge(
-        ingestion,
-        build_transform_defs(),
-        build_quality_defs(),
-        build_events_defs(settings),
-        build_operations_defs(settings),
-    )
-    jobs, schedules = build_airflow_jobs(settings, _check_keys(graph), sync_ops(ingestion.assets or []))
+    # A prod deployment that has not enabled an integration or a connection leaves its parts out
+    # (enabled_parts.py); with everything enabled these filters keep everything.
+    transforms = build_transform_defs()
+    transforms = _replace(transforms, assets=enabled_assets(settings, transforms.assets or []))
+    asset_keys = _asset_keys(ingestion) | _asset_keys(transforms)
+    quality, events = build_quality_defs(settings), build_events_defs(settings)
+    quality = _replace(quality, asset_checks=enabled_checks(settings, quality.asset_checks or [], asset_keys))
+    events = _replace(events, asset_checks=enabled_checks(settings, events.asset_checks or [], asset_keys))
+    graph = dg.Definitions.merge(ingestion, transforms, quality, _replace(events, sensors=[]))
+    ops = sync_ops(ingestion.assets or [])
+    jobs, schedules = build_airflow_jobs(settings, _check_keys(graph), ops)
+    check_keys = set(_check_keys(graph))
+    jobs = [job for job in jobs if runnable_job(job, asset_keys, check_keys, any_sync=bool(ops))]
+    job_names = {job.name for job in [*jobs, *(graph.jobs or [])]}
+    schedules = [schedule for schedule in schedules if schedule.job_name in job_names]
+    operations = build_operations_defs(settings)
+    sensors = [
+        sensor
+        for sensor in [*(events.sensors or []), *(operations.sensors or [])]
+        if enabled_sensor(settings, sensor, job_names)  # type: ignore[arg-type]
+    ]
     return dg.Definitions.merge(
-        graph, dg.Definitions(jobs=jobs, schedules=schedules, resources=resources, executor=STEP_EXECUTOR)
+        graph,
+        dg.Definitions(
+            jobs=jobs, schedules=schedules, sensors=sensors, resources=resources, executor=STEP_EXECUTOR
+        ),
     )
+
+
+def _replace(defs: dg.Definitions, **parts: object) -> dg.Definitions:
+    """`defs` (a plain Definitions of one area) with some of its parts replaced."""
+    fields = {
+        "assets": defs.assets,
+        "asset_checks": defs.asset_checks,
+        "jobs": defs.jobs,
+        "schedules": defs.schedules,
+        "sensors": defs.sensors,
+        "resources": defs.resources,
+    }
+    return dg.Definitions(**{**fields, **parts})  # type: ignore[arg-type]
+
+
+def _asset_keys(defs: dg.Definitions) -> set[dg.AssetKey]:
+    return {key for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) for key in a.keys}
 
 
 defs = build_definitions(get_settings())
+# Once per process that loads the code location: what this deployment runs, and what it leaves out.
+dg.get_dagster_logger("airbyte_platform").info(
+    enablement_summary(get_settings(), [job.name for job in defs.jobs or []])  # type: ignore[union-attr]
+)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
+
+_T = TypeVar("_T")
 
 Mode = Literal["local", "prod"]
 MODES: tuple[Mode, ...] = ("local", "prod")
@@ -85,6 +87,8 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "CDC_MAX_LAG_BYTES",
     "CDC_WRITE_HEARTBEAT",
     "ANALYTICS_POSTGRES_DSN",
+    # an existing Great Expectations project whose checkpoints the gx_suite checks run (seeds: /opt/airflow/gx)
+    "GX_CONTEXT_ROOT_DIR",
     # the local instance of make dev (the Helm values set the same limits in Kubernetes)
     "DAGSTER_WEBSERVER_HOST",
     "DAGSTER_WEBSERVER_PORT",
@@ -139,6 +143,45 @@ class SettingsError(ValueError):
             f"airbyte_platform cannot start in {mode!r} mode; fix these environment variables "
             f"(each may also be set as Airflow's AIRFLOW_VAR_<NAME>):\n{listing}"
         )
+
+
+# Integrations a prod deployment may leave out, and the variables that switch each on. An integration
+# is enabled as soon as any of its variables is set (then everything it requires must be: one error
+# lists what is missing), disabled when none is. The Airbyte server itself is always required in prod;
+# each declared connection is enabled by its connection-id variable (CONNECTION_ID_VARIABLES). Locally
+# everything is enabled, on its stand-in.
+INTEGRATION_VARIABLES: dict[str, tuple[str, ...]] = {
+    "databricks": (
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_STRIPE_JOB_ID",
+        "DATABRICKS_CLUSTER_ID",
+        "DATABRICKS_TRANSFORM_MODE",
+    ),
+    "snowflake": (
+        "SNOWFLAKE_ACCOUNT",
+        "SNOWFLAKE_USER",
+        "SNOWFLAKE_PASSWORD",
+        "SNOWFLAKE_WAREHOUSE",
+        "SNOWFLAKE_DATABASE",
+        "SNOWFLAKE_SCHEMA",
+        "SNOWFLAKE_ROLE",
+        "SNOWFLAKE_HOST",
+        "SNOWFLAKE_PORT",
+        "SNOWFLAKE_PROTOCOL",
+    ),
+    "cdc": ("CDC_SOURCE_DSN", "CDC_SLOT_NAME", "CDC_MAX_LAG_SECONDS", "CDC_MAX_LAG_BYTES"),
+    "webhooks": ("STRIPE_WEBHOOK_SECRET", "AIRBYTE_WEBHOOK_TOKEN", "WEBHOOK_TRIGGER_TOKEN"),
+}
+# The variable a summary suggests to switch an integration on.
+INTEGRATION_SWITCH: dict[str, str] = {
+    "databricks": "DATABRICKS_HOST",
+    "snowflake": "SNOWFLAKE_ACCOUNT",
+    "cdc": "CDC_SOURCE_DSN",
+    "webhooks": "STRIPE_WEBHOOK_SECRET",
+}
+# The declared connection the CDC checks watch: CDC needs it enabled.
+CDC_CONNECTION_VARIABLE = "AIRBYTE_PG_PG_CONNECTION_ID"
 
 
 JOB_LIMIT_FIELDS = ("timeout_minutes", "check_interval", "max_retries", "pending_timeout_minutes")
@@ -394,10 +437,25 @@ class Settings:
     notifications: NotificationSettings | None = None
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     connectors_dir: Path = PROJECT_ROOT / ".local" / "connectors"
+    # A GX project (holding great_expectations.yml or gx/great_expectations.yml) whose checkpoints
+    # replace the bundled ones, by name; None: the bundled checkpoints.
+    gx_context_root_dir: Path | None = None
+    # Integrations of INTEGRATION_VARIABLES that are off (prod only: none of their variables is set).
+    disabled: frozenset[str] = frozenset()
 
     @property
     def is_local(self) -> bool:
         return self.mode == "local"
+
+    def is_enabled(self, integration: str) -> bool:
+        """Whether an integration of INTEGRATION_VARIABLES is on (always, locally)."""
+        if integration not in INTEGRATION_VARIABLES:
+            raise KeyError(f"unknown integration {integration!r}; known: {', '.join(INTEGRATION_VARIABLES)}")
+        return integration not in self.disabled
+
+    def connection_enabled(self, connection_id_variable: str) -> bool:
+        """A declared connection is on locally, and in prod when its connection-id variable is set."""
+        return self.is_local or connection_id_variable in self.connection_ids
 
     @property
     def state_dir(self) -> Path:
@@ -529,54 +587,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     home = Path(env.get("AIRBYTE_PLATFORM_HOME") or PROJECT_ROOT / ".local").resolve()
     lake_root = env.get("DATALAKE_ROOT") or ("s3://biz-datalake-dev" if prod else str(home / "lake"))
 
+    # A declared connection without its id is left out in prod (its assets, checks and jobs too).
     connection_ids: dict[str, str] = {}
     for canonical, aliases in CONNECTION_ID_VARIABLES.items():
         found = env.first_of((canonical, *aliases))
         if found:
             connection_ids[canonical] = found[1]
-        elif prod:
-            alias_note = f" (or {', '.join(aliases)})" if aliases else ""
-            env.problems.append(
-                f"{canonical}{alias_note} is not set (the Airbyte connection id, from the Airbyte UI URL)"
-            )
+
+    # In prod an integration is on when any of its variables is set; locally everything runs on stand-ins.
+    disabled = frozenset(
+        part
+        for part, names in INTEGRATION_VARIABLES.items()
+        if prod and all(env.get(name) is None for name in names)
+    )
+    required = {part: prod and part not in disabled for part in INTEGRATION_VARIABLES}
 
     airbyte = _airbyte_settings(env, prod)
-    databricks = _databricks_settings(env, prod)
-    snowflake = _snowflake_settings(env, prod)
-    webhooks = WebhookSettings(
-        stripe_secret_var=env.secret_var("STRIPE_WEBHOOK_SECRET", "verifies Stripe-Signature", required=prod),
-        airbyte_token_var=env.secret_var(
-            "AIRBYTE_WEBHOOK_TOKEN", "secret path token of Airbyte notifications", required=prod
-        ),
-        trigger_token_var=env.secret_var(
-            "WEBHOOK_TRIGGER_TOKEN", "bearer token of POST /webhooks/trigger", required=prod
-        ),
-        inbox_dsn=f"sqlite:///{home / 'webhooks' / 'inbox.sqlite3'}",
-        inbox_dsn_var=env.secret_var(
-            "WEBHOOK_INBOX_DSN", "the webhook inbox, postgresql://... in prod", required=False
-        ),
-        max_body_bytes=env.integer(
-            "WEBHOOK_MAX_BODY_BYTES", 1_048_576, "largest accepted webhook body", minimum=1024
-        )
-        or 1_048_576,
-        host=env.get("WEBHOOK_HOST") or "127.0.0.1",
-        port=env.integer("WEBHOOK_PORT", 8765, "port of the webhook receiver", minimum=1) or 8765,
-    )
-    cdc = CdcSettings(
-        source_dsn_var=env.secret_var("CDC_SOURCE_DSN", "the CDC source PostgreSQL DSN", required=prod),
-        slot_name=env.get("CDC_SLOT_NAME") or "airbyte_slot",
-        max_lag_seconds=env.integer(
-            "CDC_MAX_LAG_SECONDS", 300, "max_lag_seconds of postgres_cdc_replication", minimum=1
-        )
-        or 300,
-        max_lag_bytes=env.integer(
-            "CDC_MAX_LAG_BYTES", 256 * 1024 * 1024, "largest tolerated WAL backlog", minimum=1
-        )
-        or 256 * 1024 * 1024,
-        write_heartbeat=env.flag(
-            "CDC_WRITE_HEARTBEAT", not prod, "whether the lag sensor writes heartbeats into the source"
-        ),
-    )
+    databricks = _integration(env, "databricks", lambda: _databricks_settings(env, required["databricks"]))
+    snowflake = _integration(env, "snowflake", lambda: _snowflake_settings(env, required["snowflake"]))
+    webhooks = _integration(env, "webhooks", lambda: _webhook_settings(env, home, required["webhooks"]))
+    cdc = _integration(env, "cdc", lambda: _cdc_settings(env, required["cdc"], connection_ids, prod))
     instance = InstanceSettings(
         webserver_host=env.get("DAGSTER_WEBSERVER_HOST") or "127.0.0.1",
         webserver_port=env.integer("DAGSTER_WEBSERVER_PORT", 3000, "port of the Dagster UI", minimum=1)
@@ -603,6 +633,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=env.integer("METRICS_PORT", 9464, "port of the Prometheus exporter", minimum=1) or 9464,
     )
 
+    gx_context_root_dir = _gx_context_root_dir(env)
+
     if env.problems:
         raise SettingsError(mode, env.problems)
     return Settings(
@@ -623,7 +655,81 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         notifications=notifications,
         metrics=metrics,
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
+        gx_context_root_dir=gx_context_root_dir,
+        disabled=disabled,
     )
+
+
+def _integration(env: _Reader, part: str, read: Callable[[], _T]) -> _T:
+    """Read one integration; its problems say which part they belong to and what switched it on."""
+    before = len(env.problems)
+    settings = read()
+    if len(env.problems) > before:
+        switched_on = [name for name in INTEGRATION_VARIABLES[part] if env.get(name) is not None]
+        why = f"enabled by {', '.join(switched_on)}" if switched_on else "enabled"
+        env.problems[before:] = [f"{part} ({why}): {problem}" for problem in env.problems[before:]]
+    return settings
+
+
+def _webhook_settings(env: _Reader, home: Path, required: bool) -> WebhookSettings:
+    # The receiver needs all three secrets (it serves the three endpoints); the code location none.
+    return WebhookSettings(
+        stripe_secret_var=env.secret_var(
+            "STRIPE_WEBHOOK_SECRET", "verifies Stripe-Signature", required=required
+        ),
+        airbyte_token_var=env.secret_var(
+            "AIRBYTE_WEBHOOK_TOKEN", "secret path token of Airbyte notifications", required=required
+        ),
+        trigger_token_var=env.secret_var(
+            "WEBHOOK_TRIGGER_TOKEN", "bearer token of POST /webhooks/trigger", required=required
+        ),
+        inbox_dsn=f"sqlite:///{home / 'webhooks' / 'inbox.sqlite3'}",
+        inbox_dsn_var=env.secret_var(
+            "WEBHOOK_INBOX_DSN", "the webhook inbox, postgresql://... in prod", required=False
+        ),
+        max_body_bytes=env.integer(
+            "WEBHOOK_MAX_BODY_BYTES", 1_048_576, "largest accepted webhook body", minimum=1024
+        )
+        or 1_048_576,
+        host=env.get("WEBHOOK_HOST") or "127.0.0.1",
+        port=env.integer("WEBHOOK_PORT", 8765, "port of the webhook receiver", minimum=1) or 8765,
+    )
+
+
+def _cdc_settings(env: _Reader, required: bool, connection_ids: Mapping[str, str], prod: bool) -> CdcSettings:
+    if required and CDC_CONNECTION_VARIABLE not in connection_ids:
+        env.problems.append(
+            f"{CDC_CONNECTION_VARIABLE} is not set (the Airbyte CDC connection whose replication is checked)"
+        )
+    return CdcSettings(
+        source_dsn_var=env.secret_var("CDC_SOURCE_DSN", "the CDC source PostgreSQL DSN", required=required),
+        slot_name=env.get("CDC_SLOT_NAME") or "airbyte_slot",
+        max_lag_seconds=env.integer(
+            "CDC_MAX_LAG_SECONDS", 300, "max_lag_seconds of postgres_cdc_replication", minimum=1
+        )
+        or 300,
+        max_lag_bytes=env.integer(
+            "CDC_MAX_LAG_BYTES", 256 * 1024 * 1024, "largest tolerated WAL backlog", minimum=1
+        )
+        or 256 * 1024 * 1024,
+        write_heartbeat=env.flag(
+            "CDC_WRITE_HEARTBEAT", not prod, "whether the lag sensor writes heartbeats into the source"
+        ),
+    )
+
+
+def _gx_context_root_dir(env: _Reader) -> Path | None:
+    raw = env.get("GX_CONTEXT_ROOT_DIR")
+    if raw is None:
+        return None
+    root = Path(raw).expanduser().resolve()
+    if not any((root / place / "great_expectations.yml").is_file() for place in (".", "gx")):
+        env.problems.append(
+            f"GX_CONTEXT_ROOT_DIR={raw!r} is not a Great Expectations project (no great_expectations.yml "
+            "in it or in its gx/ folder): point it at the project, e.g. the seeds' /opt/airflow/gx"
+        )
+        return None
+    return root
 
 
 def _airbyte_settings(env: _Reader, prod: bool) -> AirbyteApiSettings:
@@ -762,18 +868,18 @@ def _job_limits(env: _Reader) -> dict[str, JobLimits]:
     return limits
 
 
-def _databricks_settings(env: _Reader, prod: bool) -> DatabricksSettings:
+def _databricks_settings(env: _Reader, required: bool) -> DatabricksSettings:
     mode = (env.get("DATABRICKS_TRANSFORM_MODE") or "run_now").lower()
     if mode not in ("run_now", "pipes"):
         env.problems.append(f"DATABRICKS_TRANSFORM_MODE={mode!r} must be run_now or pipes")
         mode = "run_now"
     return DatabricksSettings(
-        host=env.url("DATABRICKS_HOST", "the Databricks workspace URL", required=prod),
-        token_var=env.secret_var("DATABRICKS_TOKEN", "Databricks personal access token", required=prod),
+        host=env.url("DATABRICKS_HOST", "the Databricks workspace URL", required=required),
+        token_var=env.secret_var("DATABRICKS_TOKEN", "Databricks personal access token", required=required),
         stripe_job_id=env.integer(
             "DATABRICKS_STRIPE_JOB_ID", None, "the Databricks job processing Stripe data", minimum=1
         )
-        if (env.get("DATABRICKS_STRIPE_JOB_ID") or not (prod and mode == "run_now"))
+        if (env.get("DATABRICKS_STRIPE_JOB_ID") or not (required and mode == "run_now"))
         else _missing(
             env,
             "DATABRICKS_STRIPE_JOB_ID",
@@ -781,7 +887,7 @@ def _databricks_settings(env: _Reader, prod: bool) -> DatabricksSettings:
         ),
         transform_mode=mode,  # type: ignore[arg-type]
         pipes_cluster_id=env.get("DATABRICKS_CLUSTER_ID")
-        if (env.get("DATABRICKS_CLUSTER_ID") or not (prod and mode == "pipes"))
+        if (env.get("DATABRICKS_CLUSTER_ID") or not (required and mode == "pipes"))
         else _missing(
             env,
             "DATABRICKS_CLUSTER_ID",
@@ -790,12 +896,12 @@ def _databricks_settings(env: _Reader, prod: bool) -> DatabricksSettings:
     )
 
 
-def _snowflake_settings(env: _Reader, prod: bool) -> SnowflakeSettings:
+def _snowflake_settings(env: _Reader, required: bool) -> SnowflakeSettings:
     why = "Snowflake connection"
     return SnowflakeSettings(
-        account=env.require("SNOWFLAKE_ACCOUNT", why) if prod else env.get("SNOWFLAKE_ACCOUNT"),
-        user=env.require("SNOWFLAKE_USER", why) if prod else env.get("SNOWFLAKE_USER"),
-        password_var=env.secret_var("SNOWFLAKE_PASSWORD", why, required=prod),
+        account=env.require("SNOWFLAKE_ACCOUNT", why) if required else env.get("SNOWFLAKE_ACCOUNT"),
+        user=env.require("SNOWFLAKE_USER", why) if required else env.get("SNOWFLAKE_USER"),
+        password_var=env.secret_var("SNOWFLAKE_PASSWORD", why, required=required),
         warehouse=env.get("SNOWFLAKE_WAREHOUSE"),
         database=env.get("SNOWFLAKE_DATABASE") or "ANALYTICS",
         schema=env.get("SNOWFLAKE_SCHEMA") or "PUBLIC",

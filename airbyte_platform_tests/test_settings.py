@@ -65,23 +65,78 @@ def test_seed_aliases_are_accepted(alias, canonical):
     assert load_settings(environ).connection_ids[canonical] == "alias-id"
 
 
-def test_one_error_lists_every_missing_prod_variable():
+# Airbyte alone, as a team moving its first DAG (airbyte_stripe_to_postgres) would set it.
+AIRBYTE_ONLY = {
+    "AIRBYTE_PLATFORM_MODE": "prod",
+    "AIRBYTE_API_URL": "http://airbyte-server:8000",
+    "AIRBYTE_API_USERNAME": "airbyte",
+    "AIRBYTE_API_PASSWORD": "s3cret-password-value",
+    "ANALYTICS_POSTGRES_DSN": "postgresql://an:pw@db:5432/analytics",
+    "AIRBYTE_STRIPE_POSTGRES_CONNECTION_ID": "00000000-0000-0000-0000-000000000002",
+}
+
+
+def test_one_error_lists_every_missing_airbyte_variable_and_nothing_of_what_is_off():
     with pytest.raises(SettingsError) as raised:
         load_settings({"AIRBYTE_PLATFORM_MODE": "prod"})
     message = str(raised.value)
-    for name in (
-        "AIRBYTE_API_URL",
-        "AIRBYTE_STRIPE_S3_CONNECTION_ID",
-        "AIRBYTE_STRIPE_POSTGRES_CONNECTION_ID",
-        "AIRBYTE_HUBSPOT_CONNECTION_ID",
-        "AIRBYTE_PG_PG_CONNECTION_ID",
-        "AIRBYTE_SALESFORCE_CONNECTION_ID",
-        "DATABRICKS_STRIPE_JOB_ID",
-        "SNOWFLAKE_ACCOUNT",
-        "SNOWFLAKE_PASSWORD",
-    ):
+    for name in ("AIRBYTE_API_URL", "AIRBYTE_API_USERNAME", "ANALYTICS_POSTGRES_DSN"):
         assert name in message
-    assert len(raised.value.problems) >= 15
+    # Integrations with none of their variables are off, and each connection is off without its id.
+    for name in ("DATABRICKS", "SNOWFLAKE", "CDC_SOURCE_DSN", "STRIPE_WEBHOOK_SECRET", "CONNECTION_ID"):
+        assert name not in message
+    assert len(raised.value.problems) == 3
+
+
+def test_only_airbyte_set_loads_with_every_integration_disabled():
+    settings = load_settings(AIRBYTE_ONLY)
+    assert settings.disabled == {"databricks", "snowflake", "cdc", "webhooks"}
+    assert not any(settings.is_enabled(part) for part in ("databricks", "snowflake", "cdc", "webhooks"))
+    assert settings.connection_enabled("AIRBYTE_STRIPE_POSTGRES_CONNECTION_ID")
+    assert not settings.connection_enabled("AIRBYTE_STRIPE_S3_CONNECTION_ID")
+    # With everything set, nothing is off.
+    assert load_settings(PROD_PLACEHOLDERS).disabled == frozenset()
+    # Locally everything runs on its stand-in.
+    local = load_settings({})
+    assert local.disabled == frozenset() and local.connection_enabled("AIRBYTE_STRIPE_S3_CONNECTION_ID")
+
+
+def test_a_partly_set_snowflake_is_one_error_naming_what_it_misses():
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**AIRBYTE_ONLY, "SNOWFLAKE_ACCOUNT": "acme-xy12345", "SNOWFLAKE_WAREHOUSE": "BI"})
+    assert raised.value.problems == [
+        "snowflake (enabled by SNOWFLAKE_ACCOUNT, SNOWFLAKE_WAREHOUSE): SNOWFLAKE_USER is not set (Snowflake connection)",
+        "snowflake (enabled by SNOWFLAKE_ACCOUNT, SNOWFLAKE_WAREHOUSE): SNOWFLAKE_PASSWORD is not set (Snowflake connection)",
+    ]
+    assert "cannot start in 'prod' mode" in str(raised.value)
+
+
+def test_every_partly_set_integration_is_listed_in_the_same_error():
+    environ = {
+        **AIRBYTE_ONLY,
+        "DATABRICKS_HOST": "https://dbc-123.cloud.databricks.com",
+        "STRIPE_WEBHOOK_SECRET": "whsec_test",
+        "CDC_SLOT_NAME": "airbyte_slot",
+    }
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ)
+    problems = raised.value.problems
+    by_part = {
+        part: [p for p in problems if p.startswith(part + " (")] for part in ("databricks", "webhooks", "cdc")
+    }
+    assert len(problems) == sum(len(found) for found in by_part.values())
+    assert any("DATABRICKS_TOKEN" in p for p in by_part["databricks"])
+    assert any("DATABRICKS_STRIPE_JOB_ID" in p for p in by_part["databricks"])
+    assert {"AIRBYTE_WEBHOOK_TOKEN", "WEBHOOK_TRIGGER_TOKEN"} == {
+        name
+        for p in by_part["webhooks"]
+        for name in ("AIRBYTE_WEBHOOK_TOKEN", "WEBHOOK_TRIGGER_TOKEN")
+        if name in p
+    }
+    # CDC needs its source and the connection it watches.
+    assert any("CDC_SOURCE_DSN" in p for p in by_part["cdc"])
+    assert any("AIRBYTE_PG_PG_CONNECTION_ID" in p for p in by_part["cdc"])
+    assert all("SNOWFLAKE" not in p for p in problems)
 
 
 def test_malformed_values_are_named():
@@ -121,3 +176,23 @@ def test_cdc_heartbeats_are_written_only_where_opted_in(tmp_path):
     assert load_settings({**PROD_PLACEHOLDERS, **home, "CDC_WRITE_HEARTBEAT": "true"}).cdc.write_heartbeat
     with pytest.raises(SettingsError, match="CDC_WRITE_HEARTBEAT='maybe' must be true or false"):
         load_settings({**home, "CDC_WRITE_HEARTBEAT": "maybe"})
+
+
+def test_gx_context_root_dir_must_be_a_gx_project(tmp_path):
+    assert load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path)}).gx_context_root_dir is None
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path), "GX_CONTEXT_ROOT_DIR": str(tmp_path / "gx")})
+    assert f"GX_CONTEXT_ROOT_DIR={str(tmp_path / 'gx')!r} is not a Great Expectations project" in str(
+        raised.value
+    )
+    # Both layouts: the seeds' folder holding great_expectations.yml, and a GX 1.x project with gx/ in it.
+    (tmp_path / "airflow_gx").mkdir()
+    (tmp_path / "airflow_gx" / "great_expectations.yml").write_text("config_version: 4\n")
+    (tmp_path / "project" / "gx").mkdir(parents=True)
+    (tmp_path / "project" / "gx" / "great_expectations.yml").write_text("config_version: 4\n")
+    for folder in ("airflow_gx", "project"):
+        environ = {
+            "AIRBYTE_PLATFORM_HOME": str(tmp_path),
+            "AIRFLOW_VAR_GX_CONTEXT_ROOT_DIR": str(tmp_path / folder),
+        }
+        assert load_settings(environ).gx_context_root_dir == tmp_path / folder

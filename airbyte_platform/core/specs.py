@@ -67,6 +67,8 @@ def connection_id_for(connection: ConnectionSpec, settings: Settings) -> str:
 def connection_for_id(connection_id: str, settings: Settings) -> ConnectionSpec | None:
     """The declared connection whose id (or, locally, name) is `connection_id`."""
     for connection in declared_connections():
+        if not settings.connection_enabled(connection.connection_id_variable):
+            continue  # prod without its id: not part of this deployment
         if connection_id in (connection_id_for(connection, settings), connection.name):
             return connection
     return None

@@ -121,6 +121,8 @@ def declared_sync_assets(
     """Every declared connection's target and assets, in either mode."""
     built = []
     for connection in declared_connections():
+        if not settings.connection_enabled(connection.connection_id_variable):
+            continue  # its id variable is unset: a deployment that has not moved this connection yet
         target = declared_target(connection, settings, snapshot)
         specs = [
             stream_asset_spec(connection, stream).merge_attributes(

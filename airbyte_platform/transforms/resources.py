@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from airbyte_platform.settings import Settings
+from airbyte_platform.settings import DatabricksSettings, Settings, SnowflakeSettings
 from airbyte_platform.transforms.databricks.runners import (
     DatabricksPipesTransform,
     DatabricksRunNowTransform,
@@ -30,7 +30,16 @@ def build_transform_resources(settings: Settings) -> dict[str, object]:
                 db_path=str(settings.home / "snowflake"),
             ),
         }
-    assert databricks_settings.host and databricks_settings.token_var and snowflake_settings.password_var
+    resources: dict[str, object] = {}
+    if settings.is_enabled("databricks"):
+        resources["databricks_transform"] = _databricks_transform(databricks_settings)
+    if settings.is_enabled("snowflake"):
+        resources["snowflake"] = _snowflake_resource(snowflake_settings)
+    return resources  # a disabled integration's assets are left out with its resource (enabled_parts.py)
+
+
+def _databricks_transform(databricks_settings: DatabricksSettings) -> StripeTransformResource:
+    assert databricks_settings.host and databricks_settings.token_var
     databricks = {"host": databricks_settings.host, "token": dg.EnvVar(databricks_settings.token_var)}
     transform: StripeTransformResource
     if databricks_settings.transform_mode == "pipes":
@@ -40,22 +49,24 @@ def build_transform_resources(settings: Settings) -> dict[str, object]:
     else:
         assert databricks_settings.stripe_job_id is not None
         transform = DatabricksRunNowTransform(**databricks, job_id=databricks_settings.stripe_job_id)
+    return transform
+
+
+def _snowflake_resource(snowflake_settings: SnowflakeSettings) -> SnowflakeWarehouseResource:
+    assert snowflake_settings.password_var
     # SNOWFLAKE_HOST/PORT/PROTOCOL, when set, go to snowflake.connector.connect as they are.
     endpoint = {
         "host": snowflake_settings.host,
         "port": snowflake_settings.port,
         "protocol": snowflake_settings.protocol,
     }
-    return {
-        "databricks_transform": transform,
-        "snowflake": SnowflakeWarehouseResource(
-            account=snowflake_settings.account or "",
-            user=snowflake_settings.user or "",
-            password=dg.EnvVar(snowflake_settings.password_var),
-            warehouse=snowflake_settings.warehouse,
-            database=snowflake_settings.database,
-            schema_name=snowflake_settings.schema,
-            role=snowflake_settings.role,
-            connection_args={k: v for k, v in endpoint.items() if v is not None} or None,
-        ),
-    }
+    return SnowflakeWarehouseResource(
+        account=snowflake_settings.account or "",
+        user=snowflake_settings.user or "",
+        password=dg.EnvVar(snowflake_settings.password_var),
+        warehouse=snowflake_settings.warehouse,
+        database=snowflake_settings.database,
+        schema_name=snowflake_settings.schema,
+        role=snowflake_settings.role,
+        connection_args={k: v for k, v in endpoint.items() if v is not None} or None,
+    )

@@ -69,6 +69,7 @@ NOT_DEPLOYED: dict[str, str] = {
     "SLACK_API_URL": "notifications are configured per team (docs/operations.md)",
     "METRICS_HOST": "the exporter's own Deployment (deploy/monitoring) sets it",
     "METRICS_PORT": "the exporter's own Deployment (deploy/monitoring) sets it",
+    "GX_CONTEXT_ROOT_DIR": "optional: a team's own GX project (mounted into the image); bundled checkpoints otherwise",
     "WEBHOOK_HOST": "",  # set on the receiver only (below), listed here to say so
     "WEBHOOK_PORT": "",
 }
