@@ -19,7 +19,10 @@ DG = Path(sys.executable).with_name("dg")
 
 
 def _dg(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIRBYTE_PLATFORM_HOME": str(home)}
+    # A fresh Dagster home: `make` exports DAGSTER_HOME=.local/dagster_home, whose dagster.yaml (written by
+    # make dev/demo) points at a PostgreSQL that is only running while they are.
+    (home / "dagster_home").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "AIRBYTE_PLATFORM_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
     env.pop("AIRBYTE_PLATFORM_MODE", None)  # the local default, as on a developer's machine
     return subprocess.run([str(DG), *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
 

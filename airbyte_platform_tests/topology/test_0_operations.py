@@ -118,8 +118,7 @@ def _stream_keys(connection: str) -> list[dg.AssetKey]:
     return [spec.asset_key(stream) for stream in spec.streams]
 
 
-@pytest.mark.timeout(1500)
-def test_a_webhook_sync_refreshes_the_transforms_through_automation(
+def _a_webhook_sync_refreshes_the_transforms_through_automation(
     topology: Topology, instance: dg.DagsterInstance
 ) -> None:
     # Locally the automation is off until someone turns it on, like the schedules.
@@ -175,8 +174,7 @@ def test_a_webhook_sync_refreshes_the_transforms_through_automation(
         assert topology.ui.wait([run.run_id], timeout=SYNC_WAIT)[run.run_id] == "SUCCESS", topology.log_tail()
 
 
-@pytest.mark.timeout(900)
-def test_b_a_failed_sync_emails_the_team(topology: Topology, smtp: SmtpServer) -> None:
+def _b_a_failed_sync_emails_the_team(topology: Topology, smtp: SmtpServer) -> None:
     # The connector of the lake connection crashes after FAIL_AFTER new records, launched as the
     # UI's launchpad would run it with this resource config.
     run_config = {
@@ -216,8 +214,7 @@ def _value(samples: Samples, name: str, **labels: str) -> float:
     return matches[0]
 
 
-@pytest.mark.timeout(300)
-def test_c_metrics_show_the_runs_that_just_happened(topology: Topology, instance: dg.DagsterInstance) -> None:
+def _c_metrics_show_the_runs_that_just_happened(topology: Topology, instance: dg.DagsterInstance) -> None:
     text = requests.get(topology.metrics_url, timeout=120).text
     samples: Samples = {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -261,3 +258,15 @@ def test_c_metrics_show_the_runs_that_just_happened(topology: Topology, instance
     assert requests_counted("stripe", "rejected", "bad_signature") == 1.0
     assert requests_counted("trigger", "accepted") == 1.0
     assert _value(samples, "airbyte_platform_webhook_inbox_backlog", route="event_driven_sync") == 0.0
+
+
+# One test, three phases in order on one topology: each phase builds on what the previous one ran, and
+# pytest-xdist must never split them across workers (it did with three tests: two topologies, and the
+# metrics phase saw none of the runs).
+@pytest.mark.timeout(2700)
+def test_webhook_automation_failure_email_and_metrics_on_one_topology(
+    topology: Topology, instance: dg.DagsterInstance, smtp: SmtpServer
+) -> None:
+    _a_webhook_sync_refreshes_the_transforms_through_automation(topology, instance)
+    _b_a_failed_sync_emails_the_team(topology, smtp)
+    _c_metrics_show_the_runs_that_just_happened(topology, instance)
