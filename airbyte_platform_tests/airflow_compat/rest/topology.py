@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import requests
 
 from airbyte_platform_tests.ports import free_port
 
-START_TIMEOUT_SECONDS = 120.0
+START_TIMEOUT_SECONDS = 300.0  # a bound: the processes import the code location on 2 busy cores
 STAND_IN_MODULE = "airbyte_platform_tests.airflow_compat.rest.stand_in_location"
 USERNAME, PASSWORD = "airflow-caller", "facade-test-password-4d1e"
 
@@ -102,6 +103,10 @@ def running_topology(root: Path) -> Iterator[Topology]:
             """
         )
     )
+    # Create the SQLite storages (and run their migrations) once, here, before any process opens them:
+    # the code server, webserver and daemon creating them at once race on alembic's version row.
+    with dg.DagsterInstance.from_config(str(dagster_home)):
+        pass
     grpc_port, web_port, facade_port = free_port(), free_port(), free_port()
     (root / "workspace.yaml").write_text(
         f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
