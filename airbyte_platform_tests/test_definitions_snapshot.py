@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from airbyte_platform.definitions import build_definitions
@@ -41,7 +42,8 @@ def _fixture_workspace_inventory(home: Path, monkeypatch: pytest.MonkeyPatch) ->
         settings = load_settings(
             {**PROD_PLACEHOLDERS, "AIRBYTE_PLATFORM_HOME": str(home), "AIRBYTE_API_URL": server.url}
         )
-        return inventory(build_definitions(settings))
+        with dg.instance_for_test():  # the workspace state lives in the instance's defs-state storage
+            return inventory(build_definitions(settings))
     finally:
         server.stop()
 

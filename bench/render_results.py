@@ -38,7 +38,8 @@ def _airbyte_load(figures: dict[str, Any]) -> list[str]:
     for name, key in (
         ("ours, cold", "ours_cold"),
         ("ours, warm (median)", "ours_warm_median"),
-        ("dagster-airbyte", "dagster_airbyte"),
+        ("dagster-airbyte component, cold", "dagster_airbyte"),
+        ("dagster-airbyte component, warm (median)", "dagster_airbyte_warm_median"),
     ):
         load = figures.get(key) or {}
         lines.append(

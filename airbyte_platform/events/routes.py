@@ -65,13 +65,13 @@ class TriggerError(ValueError):
 
 
 def discovered_connection_ids(settings: Settings) -> set[str]:
-    """Ids of the workspace's other connections (prod, discovery on), from the saved workspace snapshot
+    """Ids of the workspace's other connections (prod, discovery on), from the stored workspace state
     that the code location's assets were built from: those can be triggered too."""
     if settings.is_local or settings.airbyte is None or settings.airbyte.discovery == "off":
         return set()
-    from airbyte_platform.ingestion.airbyte_server.snapshot import read_snapshot, snapshot_path
+    from airbyte_platform.ingestion.airbyte_server.workspace_state import stored_workspace
 
-    snapshot = read_snapshot(snapshot_path(settings))
+    snapshot = stored_workspace(settings)
     return {connection.connection_id for connection in snapshot.connections} if snapshot else set()
 
 

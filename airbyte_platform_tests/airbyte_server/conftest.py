@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 
 from airbyte_platform.core.catalog import ConnectionSpec, declared_connections
@@ -103,8 +104,19 @@ def airbyte_server(airbyte_state: FakeAirbyteState) -> Iterator[FakeAirbyteServe
 
 
 @pytest.fixture
+def dagster_instance() -> Iterator[dg.DagsterInstance]:
+    """An instance whose defs-state storage holds the Airbyte workspace state (as a code server's
+    does); DAGSTER_HOME points at it, so refresh.py and other processes find the same storage."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
 def prod_env(
-    airbyte_server: FakeAirbyteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    airbyte_server: FakeAirbyteServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dagster_instance: dg.DagsterInstance,
 ) -> dict[str, str]:
     """Prod-mode environment pointing at the fake server (credentials also in os.environ for EnvVar)."""
     env = {

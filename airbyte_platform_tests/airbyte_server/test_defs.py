@@ -1,4 +1,5 @@
-"""Prod definitions against the test server: discovery, the snapshot, offline starts, run workers."""
+"""Prod definitions against the test server: discovery, the workspace state in Dagster's defs-state
+storage, offline starts, run workers pinned to the version the code server used."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from airbyte_platform.core.catalog import declared_connections
 from airbyte_platform.core.min_records import CHECK_NAME
 from airbyte_platform.ingestion.airbyte_server import refresh
 from airbyte_platform.ingestion.airbyte_server.defs import (
-    DEFS_STATE_KEY,
-    AirbyteSnapshotUnavailableError,
     build_prod_ingestion_defs,
     build_prod_ingestion_resources,
-    snapshot_path,
 )
-from airbyte_platform.ingestion.airbyte_server.snapshot import read_snapshot
+from airbyte_platform.ingestion.airbyte_server.workspace_state import (
+    AirbyteSnapshotUnavailableError,
+    state_key,
+    stored_workspace,
+)
 from airbyte_platform.settings import load_settings
 from airbyte_platform_tests.airbyte_server.conftest import (
     AWKWARD_CONNECTIONS,
@@ -42,7 +44,7 @@ def discovered_keys(graph) -> set[dg.AssetKey]:
     return {k for k in graph.get_all_asset_keys() if k.path[0] == "airbyte"}
 
 
-def test_every_connection_becomes_assets_in_few_calls(prod_settings, airbyte_server):
+def test_every_connection_becomes_assets_in_few_calls(prod_settings, airbyte_server, dagster_instance):
     graph = graph_of(prod_settings)
     keys = set(graph.get_all_asset_keys())
     assert keys >= DECLARED_KEYS
@@ -51,7 +53,7 @@ def test_every_connection_becomes_assets_in_few_calls(prod_settings, airbyte_ser
     assert len(discovered) == expected_streams
     assert len({k.path[1] for k in discovered if k.path[1].startswith("nightly_export")}) == 2
     assert airbyte_server.total_requests == 4  # workspaces, workspace, connections, destinations
-    assert snapshot_path(prod_settings).exists()
+    assert dagster_instance.defs_state_storage.get_latest_version(state_key(prod_settings.airbyte))
     # the declared connections are found in the workspace and keep their keys and checks
     assert {k.asset_key for k in graph.asset_check_keys if k.name == CHECK_NAME} == DECLARED_KEYS
     zendesk = next(k for k in discovered if k.path[1] == "zendesk_snowflake")
@@ -60,7 +62,7 @@ def test_every_connection_becomes_assets_in_few_calls(prod_settings, airbyte_ser
     assert node.kinds == {"airbyte", "snowflake"}
 
 
-def test_a_code_server_start_from_the_snapshot_makes_no_http_call(prod_settings, airbyte_server):
+def test_a_code_server_start_from_the_stored_state_makes_no_http_call(prod_settings, airbyte_server):
     first = graph_of(prod_settings)
     airbyte_server.reset_counts()
     airbyte_server.stop()  # Airbyte down: `dagster dev` must still load
@@ -69,14 +71,22 @@ def test_a_code_server_start_from_the_snapshot_makes_no_http_call(prod_settings,
     assert airbyte_server.total_requests == 0
 
 
-def test_no_snapshot_and_airbyte_down_fails_saying_how_to_refresh(prod_env, tmp_path):
+def test_no_state_and_airbyte_down_fails_saying_how_to_refresh(prod_env, tmp_path):
     settings = load_settings({**prod_env, "AIRBYTE_API_URL": "http://127.0.0.1:9"})
     with pytest.raises(AirbyteSnapshotUnavailableError) as failure:
         build_prod_ingestion_defs(settings)
     message = str(failure.value)
     assert "python -m airbyte_platform.ingestion.airbyte_server.refresh" in message
+    assert "dg utils refresh-defs-state" in message
     assert "AIRBYTE_DISCOVERY=off" in message
-    assert str(snapshot_path(settings)) in message
+    assert state_key(settings.airbyte) in message
+
+
+def test_without_an_instance_the_error_says_how_to_load(prod_settings):
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None), pytest.raises(AirbyteSnapshotUnavailableError, match="DAGSTER_HOME"):
+        build_prod_ingestion_defs(prod_settings)
 
 
 def test_discovery_off_loads_the_declared_connections_without_http(prod_env, airbyte_server):
@@ -86,7 +96,7 @@ def test_discovery_off_loads_the_declared_connections_without_http(prod_env, air
     assert airbyte_server.total_requests == 0
 
 
-def test_live_mode_refetches_and_falls_back_to_the_snapshot(prod_env, airbyte_server, airbyte_state):
+def test_live_mode_refetches_and_falls_back_to_the_stored_state(prod_env, airbyte_server, airbyte_state):
     settings = load_settings({**prod_env, "AIRBYTE_DISCOVERY": "live"})
     graph_of(settings)
     workspace_id = next(iter(airbyte_state.workspaces))
@@ -96,14 +106,12 @@ def test_live_mode_refetches_and_falls_back_to_the_snapshot(prod_env, airbyte_se
     assert dg.AssetKey(["airbyte", "brand_new", "things"]) in graph_of(settings).get_all_asset_keys()
 
 
-def test_a_snapshot_of_another_server_is_refreshed(prod_settings, prod_env, airbyte_server):
-    graph_of(prod_settings)
-    path = snapshot_path(prod_settings)
-    path.write_text(path.read_text().replace(airbyte_server.url, "http://elsewhere:8000"))
-    airbyte_server.reset_counts()
-    graph_of(prod_settings)
-    assert airbyte_server.total_requests == 4
-    assert airbyte_server.url in path.read_text()
+def test_the_state_of_another_server_is_never_used(prod_settings, prod_env, airbyte_server):
+    graph_of(prod_settings)  # stored for this server
+    elsewhere = load_settings({**prod_env, "AIRBYTE_API_URL": "http://127.0.0.1:9"})
+    assert state_key(elsewhere.airbyte) != state_key(prod_settings.airbyte)
+    with pytest.raises(AirbyteSnapshotUnavailableError):
+        graph_of(elsewhere)  # nothing stored for that server, and it cannot be reached
 
 
 def test_renames_keep_keys_across_refreshes(prod_settings, prod_env, airbyte_state, monkeypatch, capsys):
@@ -118,26 +126,36 @@ def test_renames_keep_keys_across_refreshes(prod_settings, prod_env, airbyte_sta
     assert "connections" in capsys.readouterr().out
     after = discovered_keys(graph_of(prod_settings))
     assert before <= after
-    snapshot = read_snapshot(snapshot_path(prod_settings))
+    snapshot = stored_workspace(prod_settings)
     parts = {c.name: c.key_part for c in snapshot.connections}
     assert parts["Zendesk (old)"] == "zendesk_snowflake"
     assert parts["Zendesk → Snowflake"].startswith("zendesk_snowflake_")
 
 
-def test_run_workers_rebuild_from_reconstruction_metadata(prod_settings, airbyte_server):
-    defs = build_prod_ingestion_defs(prod_settings)
-    state = defs.metadata[DEFS_STATE_KEY]
-    snapshot_path(prod_settings).unlink()
+def test_run_workers_rebuild_the_version_the_code_server_loaded(
+    prod_settings, prod_env, airbyte_server, airbyte_state
+):
+    code_server = DefinitionsLoadContext(load_type=DefinitionsLoadType.INITIALIZATION)
+    with DefinitionsLoadContext.scoped(code_server):
+        defs = build_prod_ingestion_defs(prod_settings)
+    pinned = code_server.accessed_defs_state_info
+    assert pinned is not None and pinned.get_version(state_key(prod_settings.airbyte))
+    # a refresh after the code server loaded stores a newer version; Airbyte then goes down
+    airbyte_state.add_connection(next(iter(airbyte_state.workspaces)), "Added later", ["rows"])
+    newer = discovered_keys(graph_of(load_settings({**prod_env, "AIRBYTE_DISCOVERY": "live"})))
+    assert dg.AssetKey(["airbyte", "added_later", "rows"]) in newer
+    airbyte_server.reset_counts()
     airbyte_server.stop()
-    context = DefinitionsLoadContext(
+    run_worker = DefinitionsLoadContext(
         load_type=DefinitionsLoadType.RECONSTRUCTION,
-        repository_load_data=RepositoryLoadData(reconstruction_metadata={DEFS_STATE_KEY: state}),
+        repository_load_data=RepositoryLoadData(defs_state_info=pinned),
     )
-    with DefinitionsLoadContext.scoped(context):
+    with DefinitionsLoadContext.scoped(run_worker):
         rebuilt = build_prod_ingestion_defs(prod_settings)
     keys = {key for assets in rebuilt.assets for key in assets.keys}
     assert keys == {key for assets in defs.assets for key in assets.keys}
-    assert not snapshot_path(prod_settings).exists()
+    assert dg.AssetKey(["airbyte", "added_later", "rows"]) not in keys
+    assert airbyte_server.total_requests == 0
 
 
 def test_cloud_mode_with_client_credentials(prod_env, airbyte_server, airbyte_state, monkeypatch):

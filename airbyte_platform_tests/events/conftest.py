@@ -100,7 +100,9 @@ def pg_root() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="events_pg_"))
     folder.chmod(0o755)
     yield folder
-    if (folder / "cdc" / "postmaster.pid").exists():  # started by a test of this worker (never start one here)
+    if (
+        folder / "cdc" / "postmaster.pid"
+    ).exists():  # started by a test of this worker (never start one here)
         server = local_postgres(folder / "cdc")
         server.cleanup_mode = "stop"  # local_postgres keeps servers for other processes; tests stop theirs
         server.cleanup()

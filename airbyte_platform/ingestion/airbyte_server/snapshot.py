@@ -1,28 +1,23 @@
-"""The fetched state of an Airbyte workspace, as a JSON document on disk.
+"""The fetched state of an Airbyte workspace: the document stored in Dagster's defs-state storage.
 
-A code server builds its Airbyte assets from this snapshot with zero HTTP calls, so `dagster dev`
-works with Airbyte down; refresh.py rewrites it. Each connection keeps the key part it was first
-given (`key_part`), so renaming a connection in Airbyte does not rename its assets (their history
-stays attached); new connections get fresh parts that never collide with existing ones.
+A code server builds its Airbyte assets from it with zero HTTP calls, so `dagster dev` works with
+Airbyte down (workspace_state.py stores and loads it; refresh.py fetches a new version). Each
+connection keeps the key part it was first given (`key_part`), so renaming a connection in Airbyte
+does not rename its assets (their history stays attached); new connections get fresh parts that
+never collide with existing ones.
 
-Plain dataclasses and compact JSON (orjson) rather than Dagster serdes records: a 1,000-connection
-workspace (2 MB) parses in ~0.1 s, and the same text travels as the state of the defs loader
-(defs.py). `python -m json.tool` makes it readable.
+Plain NamedTuples and compact JSON (orjson) rather than Dagster serdes records: a 1,000-connection
+workspace (2 MB) parses in ~0.1 s. `python -m json.tool` makes a downloaded version readable.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
-
-from airbyte_platform.settings import Settings
 
 SNAPSHOT_VERSION = 1
 
@@ -139,29 +134,3 @@ def _connection(raw: dict[str, Any]) -> DiscoveredConnection:
         ]
     )
     return DiscoveredConnection(**{**raw, "streams": streams})
-
-
-def snapshot_path(settings: Settings) -> Path:
-    return settings.state_dir / "airbyte" / "workspace_snapshot.json"
-
-
-def read_snapshot(path: Path) -> WorkspaceSnapshot | None:
-    """The snapshot at `path`, or None when there is none yet."""
-    try:
-        text = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    return WorkspaceSnapshot.from_json(text, where=str(path))
-
-
-def write_snapshot(snapshot: WorkspaceSnapshot, path: Path) -> None:
-    """Write atomically: a code server starting meanwhile sees the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(snapshot.to_json())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
