@@ -195,3 +195,19 @@ def test_declared_connection_ids_are_not_discovered_twice(prod_settings):
     for key in discovered_keys(graph):
         assert graph.get(key).metadata["dagster-airbyte/connection_id"] not in declared_ids
     assert DUPLICATE_NAME
+
+
+def test_events_know_the_discovered_connections_from_the_stored_state(prod_settings, dagster_instance):
+    """The receiver validates a trigger's connection_id against declared + discovered connections: in its
+    own process (no instance active) it reads the state of the instance of DAGSTER_HOME."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    from airbyte_platform.events.routes import AIRBYTE_EVENT_DRIVEN_SYNC, TriggerError, validate_trigger
+
+    graph = graph_of(prod_settings)  # the code server stored the workspace state
+    discovered_id = graph.get(next(iter(discovered_keys(graph)))).metadata["dagster-airbyte/connection_id"]
+    with set_defs_state_storage(None):  # as in the receiver's process: DAGSTER_HOME only
+        config = validate_trigger(AIRBYTE_EVENT_DRIVEN_SYNC, {"connection_id": discovered_id}, prod_settings)
+        assert config == {"connection_id": discovered_id}
+        with pytest.raises(TriggerError, match="unknown connection_id"):
+            validate_trigger(AIRBYTE_EVENT_DRIVEN_SYNC, {"connection_id": "not-a-connection"}, prod_settings)

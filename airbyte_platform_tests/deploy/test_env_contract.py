@@ -93,6 +93,9 @@ NOT_SETTINGS: dict[str, str] = {
     "DAGSTER_GRPC_MAX_SEND_BYTES": "Dagster's gRPC message limit (a 5,000-connection location passes 100 MB)",
 }
 GRPC_LIMITS = ("DAGSTER_GRPC_MAX_RX_BYTES", "DAGSTER_GRPC_MAX_SEND_BYTES")
+# Secrets that Dagster's instance configuration reads (not settings), and the ExternalSecret-written
+# Secret each comes from.
+INSTANCE_SECRETS = {"DAGSTER_PG_PASSWORD": "dagster-postgresql"}
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -211,6 +214,10 @@ def workload_environment(environment: str, deployment_name: str, pod_name: str) 
         [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e],
     )
     for item in container.get("env", []):
+        if item["name"] in INSTANCE_SECRETS:
+            # Dagster's dagster.yaml (the chart's ConfigMap) reads it: from the chart's own secret.
+            assert item["valueFrom"]["secretKeyRef"]["name"] == INSTANCE_SECRETS[item["name"]], item
+            continue
         assert "value" in item, f"{pod_name}: {item['name']} must be a literal (secrets come via envFrom)"
         pod.values[item["name"]] = item["value"]
     return pod

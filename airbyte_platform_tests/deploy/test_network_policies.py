@@ -120,7 +120,8 @@ CHECKED = [
     ("airflow-api", 8080),
 ]
 EGRESS = {
-    "receiver": {("dns", 53), ("postgresql", 5432)},
+    # public HTTPS (the "databricks" probe's address): S3, where the Airbyte workspace state is stored
+    "receiver": {("dns", 53), ("postgresql", 5432), ("databricks", 443)},
     "airflow-api": {("dns", 53), ("webserver", 80)},
     # The Kubernetes API's address is the cluster's: 443 to private addresses, so also private-https.
     "webserver": {

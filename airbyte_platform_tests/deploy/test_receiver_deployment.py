@@ -146,8 +146,9 @@ def test_sigterm_finishes_the_request_in_flight_and_stores_its_event(tmp_path: P
     env.update(
         AIRBYTE_PLATFORM_HOME=str(tmp_path),
         STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
-        **{item["name"]: item["value"] for item in container()["env"]},
+        **{item["name"]: item["value"] for item in container()["env"] if "value" in item},
     )
+    env["DAGSTER_HOME"] = str(tmp_path)  # the manifest's path is the image's
     env.update(WEBHOOK_HOST="127.0.0.1", WEBHOOK_PORT=str(port))  # loopback only in tests
     args = [sys.executable if a == "python" else a for a in container()["args"]]
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
