@@ -217,9 +217,7 @@ def main() -> int:
         }
         # <DAGSTER_HOME>/defs_state/<sanitized key>/<version>: the newest version of each side.
         state_bytes = {
-            side: max(
-                path.stat().st_size for path in (dagster_home / "defs_state").glob(f"{prefix}*/*")
-            )
+            side: max(path.stat().st_size for path in (dagster_home / "defs_state").glob(f"{prefix}*/*"))
             for side, prefix in (
                 ("ours", "airbyte_workspace"),
                 ("dagster_airbyte", "AirbyteWorkspaceComponent"),
