@@ -236,7 +236,7 @@ class AirbyteApiSettings:
     client_secret_var: str | None
     cloud: bool
     # Which workspace connections beyond the declared ones become assets: "snapshot" (from the
-    # saved workspace snapshot, fetched once when missing), "live" (fetch at every load), "off".
+    # stored workspace state, fetched once when missing), "live" (fetch at every load), "off".
     discovery: Literal["snapshot", "live", "off"] = "snapshot"
     # Browser URL of the Airbyte UI for job links (AIRBYTE_API_URL is often an in-cluster address).
     webapp_url: str | None = None

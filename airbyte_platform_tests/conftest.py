@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -21,3 +23,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from airbyte_platform.local_services.postgres import stop_servers_started_here
 
     stop_servers_started_here()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_definitions_load_context() -> Iterator[None]:
+    """Each test loads definitions as a fresh process would. Dagster keeps the load context in a
+    process-wide singleton that in-process executions set and never reset; one process per load in
+    production, but many tests in one worker here (a leaked RECONSTRUCTION context made later loads
+    skip fetching the Airbyte workspace state)."""
+    from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
+
+    DefinitionsLoadContext._instance = None
+    yield
+    DefinitionsLoadContext._instance = None

@@ -1,6 +1,6 @@
 """What one sync op works on: a connection id, where that id came from, and its streams' keys.
 
-Built once at load time (from the declared catalog, settings and the workspace snapshot) and
+Built once at load time (from the declared catalog, settings and the Airbyte workspace state) and
 closed over by the op, so the run needs neither the snapshot nor a new discovery: the keys a
 run materializes are the keys the code location showed.
 """
@@ -44,7 +44,7 @@ class SyncTarget:
         if self.declared is not None:
             return f"the connection id {self.connection_id!r} in {self.id_source} ({self.name})"
         return (
-            f"connection {self.connection_id!r} ({self.name!r}, from the workspace snapshot): it may have "
+            f"connection {self.connection_id!r} ({self.name!r}, from the Airbyte workspace state): it may have "
             f"been deleted; refresh with `{REFRESH_COMMAND}`"
         )
 

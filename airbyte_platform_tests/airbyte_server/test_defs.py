@@ -203,9 +203,11 @@ def test_events_know_the_discovered_connections_from_the_stored_state(prod_setti
     from dagster._core.storage.defs_state.base import set_defs_state_storage
 
     from airbyte_platform.events.routes import AIRBYTE_EVENT_DRIVEN_SYNC, TriggerError, validate_trigger
+    from airbyte_platform.ingestion.airbyte_server import workspace_state
 
     graph = graph_of(prod_settings)  # the code server stored the workspace state
     discovered_id = graph.get(next(iter(discovered_keys(graph)))).metadata["dagster-airbyte/connection_id"]
+    workspace_state._home_instance.clear()  # a process whose DAGSTER_HOME is this test's
     with set_defs_state_storage(None):  # as in the receiver's process: DAGSTER_HOME only
         config = validate_trigger(AIRBYTE_EVENT_DRIVEN_SYNC, {"connection_id": discovered_id}, prod_settings)
         assert config == {"connection_id": discovered_id}

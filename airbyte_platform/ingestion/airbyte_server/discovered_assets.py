@@ -28,7 +28,7 @@ def discovered_assets(
             connection_id=connection.connection_id,
             name=connection.name,
             op_name=f"airbyte_sync_{connection.key_part}",
-            id_source="the workspace snapshot",
+            id_source="the Airbyte workspace state",
             workspace_id=snapshot.workspace_id,
             streams=tuple(
                 StreamTarget(

@@ -1,4 +1,4 @@
-"""Fetch a workspace snapshot with paged listings, and give every connection and stream a key part.
+"""Fetch the workspace state (a `WorkspaceSnapshot`) with paged listings, and give every connection and stream a key part.
 
 HTTP calls: 1 (workspace check; +1 page per 100 workspaces when AIRBYTE_WORKSPACE_ID is unset)
 + ceil(connections/100) + ceil(destinations/100). The public API's `GET /connections` already

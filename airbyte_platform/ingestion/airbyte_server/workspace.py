@@ -208,7 +208,7 @@ class AirbyteServerWorkspace(AirbyteWorkspace):
             fix = (
                 "enable them in the Airbyte connection or remove them from connections.yaml"
                 if target.declared is not None
-                else f"refresh the workspace snapshot (`{REFRESH_COMMAND}`)"
+                else f"refresh the Airbyte workspace state (`{REFRESH_COMMAND}`)"
             )
             raise AirbyteStreamsMissingError(
                 description=f"Streams {', '.join(sorted(missing))} are not enabled in Airbyte connection "
