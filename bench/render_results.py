@@ -122,6 +122,31 @@ def _webhooks(figures: dict[str, Any]) -> list[str]:
     return [*lines, "", *_figure_table(figures)]
 
 
+def _inbox_backends(figures: dict[str, Any]) -> list[str]:
+    """Intake per backend and writer, against SQLite with group commit, then the drain per backend."""
+    ratios = figures.get("ratio_to_sqlite_group_commit") or {}
+    lines = [
+        "| backend / writer | accepted/s (median round) | p50 | p99 | vs sqlite/group_commit |",
+        "|---|---|---|---|---|",
+    ]
+    for variant, intake in (figures.get("intake") or {}).items():
+        lines.append(
+            f"| {variant} | {intake.get('per_s', 0):,.0f} | {_na(intake.get('p50_ms'), ' ms')} | "
+            f"{_na(intake.get('p99_ms'), ' ms')} | {_na(ratios.get(variant))} |"
+        )
+    lines += [
+        "",
+        "| backend | backlog drained by the sensor | evaluations | bare read_after |",
+        "|---|---|---|---|",
+    ]
+    for backend, drain in (figures.get("drain") or {}).items():
+        lines.append(
+            f"| {backend} | {_na(drain.get('backlog'))} events in {_na(drain.get('drain_s'), ' s')} | "
+            f"{_na(drain.get('evaluations'))} | {_na(drain.get('read_after_only_s'), ' s')} |"
+        )
+    return [*lines, "", *_figure_table(figures)]
+
+
 def _scale(figures: dict[str, Any]) -> list[str]:
     """The deployment's targets at scale, measured against target, then the flat table."""
     lines = ["| target | limit | measured | met |", "|---|---|---|---|"]
@@ -145,6 +170,7 @@ SECTIONS = {
     "airbyte_load": _airbyte_load,
     "airbyte_sync": _airbyte_sync,
     "webhooks": _webhooks,
+    "inbox_backends": _inbox_backends,
     "scale": _scale,
 }
 

@@ -16,6 +16,7 @@ BENCHMARKS = [
     "airbyte_load.py",
     "airbyte_sync.py",
     "webhooks.py",
+    "inbox_backends.py",
     "launch.py",
     "scale.py",
 ]

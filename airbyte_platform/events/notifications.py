@@ -9,7 +9,9 @@ Its "Test" button posts only `{"text": "Hello World! ..."}`.
 The payload is not signed, so nothing here is trusted: the sensor confirms the job through the
 Airbyte API before acting. The fields a decision rests on (job id, connection id, success) are
 strict; the informative ones (counts, names, times) become None when Airbyte sends something
-unexpected, so a format change there never loses a notification.
+unexpected, so a format change there never loses a notification. The whole body is one pydantic
+model (`AIRBYTE_WEBHOOK`: the Test message or a sync notification), parsed from the raw bytes in
+one pass; its errors become a 422 naming each missing field.
 """
 
 from __future__ import annotations
@@ -17,11 +19,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
+
+from airbyte_platform.events.validation import malformed_json
 
 
 class NotificationError(ValueError):
-    """Not an Airbyte sync notification; the message lists the missing fields."""
+    """Not an Airbyte sync notification; the message lists the missing fields.
+
+    `reason`: the receiver's intake counter word (malformed_json: 400, invalid_event: 422)."""
+
+    def __init__(self, message: str, reason: str = "invalid_event"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def _or_none(kind: type) -> BeforeValidator:
@@ -65,15 +86,6 @@ class _Body(_Lenient):
     data: _Data
 
 
-# What each required field must be, in the words of the 422 message.
-_EXPECTED = {
-    "data.jobId": "data.jobId (integer)",
-    "data.connection": "data.connection.id (string)",
-    "data.connection.id": "data.connection.id (string)",
-    "data.success": "data.success (boolean)",
-}
-
-
 @dataclass(frozen=True)
 class AirbyteNotification:
     job_id: int
@@ -103,26 +115,58 @@ class AirbyteNotification:
         return "sync.succeeded" if self.success else "sync.failed"
 
 
-def is_test_notification(body: Any) -> bool:
-    """The UI's "Test" button: a Slack-style text message and no sync data."""
-    return isinstance(body, dict) and "data" not in body and isinstance(body.get("text"), str)
+class _TestMessage(_Lenient):
+    text: StrictStr
 
 
-def parse_airbyte_notification(body: Any) -> AirbyteNotification:
-    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-        raise NotificationError('not an Airbyte sync notification: expected a JSON object with "data"')
-    try:
-        data = _Body.model_validate(body).data
-    except ValidationError as exc:
-        missing: list[str] = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"])
-            described = _EXPECTED.get(where, where)
-            if described not in missing:
-                missing.append(described)
-        ordered = [text for text in dict.fromkeys(_EXPECTED.values()) if text in missing]
-        ordered += [text for text in missing if text not in ordered]
-        raise NotificationError(f"Airbyte notification is missing {', '.join(ordered)}") from None
+TEST = "test"
+SYNC = "sync"
+
+
+def _kind(body: Any) -> str:
+    """The UI's "Test" button posts a Slack-style text message and no sync data; anything else
+    must be a sync notification (and is validated, and refused, as one)."""
+    if isinstance(body, dict) and "data" not in body and isinstance(body.get("text"), str):
+        return TEST
+    return SYNC
+
+
+# What the webhook may post: one model, the kind picked by `_kind` before any field is validated.
+AIRBYTE_WEBHOOK: TypeAdapter[_Body | _TestMessage] = TypeAdapter(
+    Annotated[
+        Annotated[_Body, Tag(SYNC)] | Annotated[_TestMessage, Tag(TEST)],
+        Discriminator(_kind),
+    ]
+)
+
+# What each required field must be, in the words of the 422 message.
+_EXPECTED = {
+    "data.jobId": "data.jobId (integer)",
+    "data.connection": "data.connection.id (string)",
+    "data.connection.id": "data.connection.id (string)",
+    "data.success": "data.success (boolean)",
+}
+_NOT_A_NOTIFICATION = 'not an Airbyte sync notification: expected a JSON object with "data"'
+
+
+def _notification_error(exc: ValidationError) -> NotificationError:
+    not_json = malformed_json(exc)
+    if not_json:
+        return NotificationError(not_json, reason="malformed_json")
+    missing: list[str] = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"][1:])  # loc[0] is the kind's tag
+        if where in ("", "data") and error["type"] in ("model_type", "model_attributes_type", "missing"):
+            return NotificationError(_NOT_A_NOTIFICATION)
+        described = _EXPECTED.get(where, where)
+        if described not in missing:
+            missing.append(described)
+    ordered = [text for text in dict.fromkeys(_EXPECTED.values()) if text in missing]
+    ordered += [text for text in missing if text not in ordered]
+    return NotificationError(f"Airbyte notification is missing {', '.join(ordered)}")
+
+
+def _notification(data: _Data) -> AirbyteNotification:
     return AirbyteNotification(
         job_id=data.jobId,
         connection_id=data.connection.id,
@@ -134,3 +178,29 @@ def parse_airbyte_notification(body: Any) -> AirbyteNotification:
         finished_at=data.finishedAt,
         workspace_id=data.workspace.id if data.workspace else None,
     )
+
+
+def parse_airbyte_webhook(body: bytes) -> AirbyteNotification | None:
+    """The notification in this raw body (parsed and validated in one pass); None for the UI's Test
+    button; NotificationError saying what is missing otherwise."""
+    try:
+        parsed = AIRBYTE_WEBHOOK.validate_json(body)
+    except ValidationError as exc:
+        raise _notification_error(exc) from None
+    return _notification(parsed.data) if isinstance(parsed, _Body) else None
+
+
+def is_test_notification(body: Any) -> bool:
+    return _kind(body) == TEST
+
+
+def parse_airbyte_notification(body: Any) -> AirbyteNotification:
+    """The stored notification (already parsed JSON): the sensor re-reads what the receiver accepted."""
+    if is_test_notification(body):
+        raise NotificationError(_NOT_A_NOTIFICATION)
+    try:
+        parsed = AIRBYTE_WEBHOOK.validate_python(body)
+    except ValidationError as exc:
+        raise _notification_error(exc) from None
+    assert isinstance(parsed, _Body)
+    return _notification(parsed.data)

@@ -44,18 +44,13 @@ from airbyte_platform.events.inbox import (
     open_inbox,
 )
 from airbyte_platform.events.inbox.group_commit import GroupCommitWriter
-from airbyte_platform.events.notifications import (
-    NotificationError,
-    is_test_notification,
-    parse_airbyte_notification,
-)
+from airbyte_platform.events.notifications import NotificationError, parse_airbyte_webhook
 from airbyte_platform.events.receiver.access_log import install_access_log_redaction
 from airbyte_platform.events.receiver.config import ReceiverConfig
 from airbyte_platform.events.receiver.http import (
     BodyIncomplete,
     BodyTooLarge,
     answer,
-    parse_json,
     read_body,
     refuse,
     wrong_content_type,
@@ -64,21 +59,22 @@ from airbyte_platform.events.routes import (
     AIRBYTE_NOTIFICATIONS,
     EVENT_DRIVEN_SYNC,
     TriggerError,
-    validate_trigger,
+    idempotency_key,
+    parse_trigger,
 )
 from airbyte_platform.events.stripe_signature import SignatureError, verify_stripe_signature
+from airbyte_platform.events.validation import malformed_json
 
 log = logging.getLogger("airbyte_platform.events.receiver")
 
-MAX_IDEMPOTENCY_KEY = 200
 RETRY_LATER = {"Retry-After": "5"}
 SOURCES: tuple[Source, ...] = ("stripe", "airbyte", "trigger")
 
 
 class StripeEventFields(BaseModel):
     """What the receiver needs of a Stripe event (parsed in one pass, in Rust); the verified raw
-    body is what is stored. The trigger body has no model: its rules depend on the job and live
-    in `validate_trigger`, which the sensors share."""
+    body is what is stored. The other bodies have their models next to their rules:
+    `routes.TRIGGER_REQUEST` (shared with the sensors) and `notifications.AIRBYTE_WEBHOOK`."""
 
     model_config = ConfigDict(extra="ignore")
     id: Annotated[StrictStr, StringConstraints(min_length=1)]
@@ -88,9 +84,15 @@ class StripeEventFields(BaseModel):
 class WebhookEndpoints:
     """The endpoints, sharing the config and the group-commit writer of one receiver process."""
 
-    def __init__(self, config: ReceiverConfig, inbox: Inbox | None = None):
+    def __init__(
+        self,
+        config: ReceiverConfig,
+        inbox: Inbox | None = None,
+        writer: Callable[[Inbox], GroupCommitWriter] = GroupCommitWriter,
+    ):
         self.config = config
         self._inbox = inbox
+        self._new_writer = writer
         self.writer: GroupCommitWriter | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -100,7 +102,7 @@ class WebhookEndpoints:
         pruned = inbox.prune(time.time() - self.config.retention_days * 86400)
         if pruned:
             log.info(f"pruned {pruned} inbox events older than {self.config.retention_days} days")
-        self.writer = GroupCommitWriter(inbox)
+        self.writer = self._new_writer(inbox)
         self.writer.start()
         log.info(f"webhook inbox ready ({inbox.backend})")
         try:
@@ -199,12 +201,14 @@ class WebhookEndpoints:
         try:
             fields = StripeEventFields.model_validate_json(body)
         except ValidationError as exc:
-            if any(error["type"] == "json_invalid" for error in exc.errors()):
-                return self.reject(
-                    "stripe", "malformed_json", 400, f"malformed JSON: {exc.errors()[0]['msg']}"
-                )
+            not_json = malformed_json(exc)
+            if not_json:
+                return self.reject("stripe", "malformed_json", 400, not_json)
             return self.reject(
-                "stripe", "invalid_event", 422, 'a Stripe event needs a string "id" and "type"'
+                "stripe",
+                "invalid_event",
+                422,
+                f'a Stripe event needs a string "id" and "type" ({_stripe_problems(exc)})',
             )
         return await self._store(
             NewEvent(
@@ -228,16 +232,14 @@ class WebhookEndpoints:
         if isinstance(body, Response):
             return body
         try:
-            payload = parse_json(body)
-        except ValueError as exc:
-            return self.reject("airbyte", "malformed_json", 400, str(exc))
-        if is_test_notification(payload):
+            notification = parse_airbyte_webhook(body)
+        except NotificationError as exc:
+            return self.reject(
+                "airbyte", exc.reason, 400 if exc.reason == "malformed_json" else 422, str(exc)
+            )
+        if notification is None:
             self.count("airbyte", "ignored", "test_notification")
             return answer(200, {"status": "ignored", "reason": "Airbyte test notification: nothing to sync"})
-        try:
-            notification = parse_airbyte_notification(payload)
-        except NotificationError as exc:
-            return self.reject("airbyte", "invalid_event", 422, str(exc))
         return await self._store(
             NewEvent(
                 event_id=notification.event_id,
@@ -264,48 +266,38 @@ class WebhookEndpoints:
         if isinstance(body, Response):
             return body
         try:
-            payload = parse_json(body)
-        except ValueError as exc:
-            return self.reject("trigger", "malformed_json", 400, str(exc))
-        if not isinstance(payload, dict):
-            return self.reject(
-                "trigger",
-                "invalid_event",
-                422,
-                'expected a JSON object: {"job": "<job name>", "run_config": {...}}',
-            )
-        try:
-            run_config = validate_trigger(payload.get("job"), payload.get("run_config"), self.config.settings)
+            trigger = parse_trigger(body, self.config.settings)
+            key = idempotency_key(request.headers.get("idempotency-key"), trigger.event_id)
         except TriggerError as exc:
-            return self.reject("trigger", exc.reason, 422, str(exc))
-        key = _idempotency_key(request, payload.get("event_id"))
-        if isinstance(key, Response):
-            self.count("trigger", "rejected", "bad_idempotency_key")
-            return key
-        job = payload["job"]
+            status = 400 if exc.reason == "malformed_json" else 422
+            return self.reject("trigger", exc.reason, status, str(exc))
         return await self._store(
             NewEvent(
-                event_id=f"trigger-{key}",
+                event_id=f"trigger-{key or uuid.uuid4().hex}",
                 source="trigger",
-                route=job,
-                kind=job,
-                payload=orjson.dumps({"job": job, "run_config": run_config}).decode(),
+                route=trigger.job,
+                kind=trigger.job,
+                payload=orjson.dumps({"job": trigger.job, "run_config": trigger.run_config_dict()}).decode(),
                 received_at=time.time(),
             ),
             accepted_status=202,
         )
 
 
-def _idempotency_key(request: Request, event_id: Any) -> str | Response:
-    """The caller's key (Idempotency-Key header or "event_id"), so a retried trigger launches once."""
-    key = request.headers.get("idempotency-key") or event_id
-    if key is None:
-        return uuid.uuid4().hex
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        return refuse(
-            422, f"the idempotency key must be printable text of 1 to {MAX_IDEMPOTENCY_KEY} characters"
-        )
-    return key.strip()
+def _stripe_problems(exc: ValidationError) -> str:
+    """What is wrong, per field, e.g. `"id" is missing, "type" is not a string`."""
+    problems: list[str] = []
+    for error in exc.errors(include_url=False):
+        if not error["loc"]:
+            problems.append("the body is not a JSON object")
+            continue
+        field = error["loc"][0]
+        problems.append(
+            f'"{field}" is missing' if error["type"] == "missing"
+            else f'"{field}" is empty' if error["type"] == "string_too_short"
+            else f'"{field}" is not a string'
+        )  # fmt: skip
+    return ", ".join(problems)
 
 
 def _with_and_without_slash(path: str, endpoint: Callable[[Request], Any], methods: list[str]) -> list[Route]:
@@ -313,7 +305,10 @@ def _with_and_without_slash(path: str, endpoint: Callable[[Request], Any], metho
 
 
 def build_receiver_app(
-    config: ReceiverConfig, inbox: Inbox | None = None, extra_routes: Sequence[BaseRoute] = ()
+    config: ReceiverConfig,
+    inbox: Inbox | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    writer: Callable[[Inbox], GroupCommitWriter] = GroupCommitWriter,
 ) -> Starlette:
     """The ASGI app.
 
@@ -321,8 +316,9 @@ def build_receiver_app(
     `extra_routes`: more routes or `Mount`s served by the same process (after the webhook routes),
     e.g. another Starlette app under a prefix. Their literal path segments are shown in the access
     log; everything else in a URL is masked there.
+    `writer`: builds the inbox writer (bench/inbox_backends.py compares variants of it).
     """
-    endpoints = WebhookEndpoints(config, inbox)
+    endpoints = WebhookEndpoints(config, inbox, writer)
     routes: list[BaseRoute] = [
         *_with_and_without_slash("/health", endpoints.health, ["GET"]),
         *_with_and_without_slash("/webhooks/stripe", endpoints.stripe, ["POST"]),
