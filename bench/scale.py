@@ -4,8 +4,9 @@ The processes of a deployment, on loopback: the fake Airbyte API (its own proces
 (pgserver) for Dagster's storage and the webhook inbox, a gRPC code server (`dagster api grpc -m
 airbyte_platform.definitions`, what the chart's code server runs), the webserver, and the daemon. Measured:
 
-- code server: time until it serves the code location, cold (no workspace snapshot yet: fetched from
-  Airbyte) and warm (from the snapshot), and its peak resident memory (VmHWM);
+- code server: time until it serves the code location, cold (no workspace state stored yet: fetched
+  from Airbyte) and warm (from the state in the instance's defs-state storage), and its peak resident
+  memory (VmHWM);
 - webserver: time until it answers, and the asset-graph GraphQL query (every asset node with its
   dependencies, as the UI's graph asks) time, median of 3;
 - run worker: a run launched through GraphQL (`launchRun`, as the UI's Materialize) of one connection's
@@ -479,7 +480,7 @@ def main() -> int:
                 "WEBHOOK_INBOX_DSN": inbox_dsn,
                 "DAGSTER_HOME": str(dagster_home),
                 "PYTHONWARNINGS": "ignore",
-                # Measured: at 5,000 x 10 the code location's snapshot exceeds gRPC's 100 MB default and the
+                # Measured: at 5,000 x 10 the code location's gRPC snapshot exceeds the 100 MB default and the
                 # webserver fails with RESOURCE_EXHAUSTED; the Helm values raise it the same way.
                 "DAGSTER_GRPC_MAX_RX_BYTES": str(GRPC_MAX_BYTES),
                 "DAGSTER_GRPC_MAX_SEND_BYTES": str(GRPC_MAX_BYTES),
@@ -491,7 +492,7 @@ def main() -> int:
                 cold = start_code_server(env, logs, "code_server_cold", cold_stack)
                 cold["http_calls"] = airbyte.stats()["total"]
             print(f"  ready in {cold['ready_s']} s, peak {cold['peak_rss_gb']} GB", flush=True)
-            print("code server, warm (from the snapshot)...", flush=True)
+            print("code server, warm (from the stored workspace state)...", flush=True)
             airbyte.reset_stats()
             warm = start_code_server(env, logs, "code_server_warm", stack)
             warm["http_calls"] = airbyte.stats()["total"]
@@ -551,7 +552,7 @@ def main() -> int:
                 runs = run_worker_starts(web_url, dagster_home, assets, args.runs)
             runs["assets_per_run"] = len(assets)
             # Where a run process's start goes: the interpreter and Dagster, then our code location
-            # (imports and the definitions built from the workspace snapshot).
+            # (imports and the definitions built from the stored workspace state).
             runs["fresh_process_import_s"] = {
                 "dagster": import_seconds(env, "dagster"),
                 "airbyte_platform.definitions": import_seconds(env, "airbyte_platform.definitions"),
