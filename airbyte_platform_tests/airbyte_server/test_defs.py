@@ -82,11 +82,31 @@ def test_no_state_and_airbyte_down_fails_saying_how_to_refresh(prod_env, tmp_pat
     assert state_key(settings.airbyte) in message
 
 
-def test_without_an_instance_the_error_says_how_to_load(prod_settings):
+def test_a_plain_import_reads_the_state_of_the_instance_of_dagster_home(
+    prod_settings, airbyte_server, monkeypatch
+):
     from dagster._core.storage.defs_state.base import set_defs_state_storage
 
-    with set_defs_state_storage(None), pytest.raises(AirbyteSnapshotUnavailableError, match="DAGSTER_HOME"):
+    from airbyte_platform.ingestion.airbyte_server import workspace_state
+
+    first = graph_of(prod_settings)  # stored by a code server
+    airbyte_server.reset_counts()
+    workspace_state._home_instance.clear()
+    with set_defs_state_storage(
+        None
+    ):  # `python -c "import airbyte_platform.definitions"`: no instance active
+        again = graph_of(prod_settings)
+    assert set(again.get_all_asset_keys()) == set(first.get_all_asset_keys())
+    assert airbyte_server.total_requests == 0
+
+    workspace_state._home_instance.clear()
+    monkeypatch.delenv("DAGSTER_HOME")
+    with (
+        set_defs_state_storage(None),
+        pytest.raises(AirbyteSnapshotUnavailableError, match="set DAGSTER_HOME"),
+    ):
         build_prod_ingestion_defs(prod_settings)
+    workspace_state._home_instance.clear()
 
 
 def test_discovery_off_loads_the_declared_connections_without_http(prod_env, airbyte_server):

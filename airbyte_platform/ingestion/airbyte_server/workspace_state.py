@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -106,8 +108,8 @@ class AirbyteWorkspaceState(dg.StateBackedComponent):
 
     def refresh(self) -> WorkspaceSnapshot:
         """Fetch the workspace and store it as the latest version (what refresh.py runs)."""
-        _storage()
-        asyncio.run(self.refresh_state(PROJECT_ROOT))
+        with _active_storage():
+            asyncio.run(self.refresh_state(PROJECT_ROOT))
         return self.fetched
 
     # --- definitions ----------------------------------------------------------------------------
@@ -116,7 +118,10 @@ class AirbyteWorkspaceState(dg.StateBackedComponent):
 
     def load_defs(self) -> dg.Definitions:
         """Build from the pinned version (run workers) or the latest one, fetching it when needed."""
-        storage = _storage()
+        with _active_storage() as storage:
+            return self._load_defs(storage)
+
+    def _load_defs(self, storage: DefsStateStorage) -> dg.Definitions:
         key = self.defs_state_config.key
         self.fetched: WorkspaceSnapshot | None = None
         load = DefinitionsLoadContext.get()
@@ -159,34 +164,52 @@ class AirbyteWorkspaceState(dg.StateBackedComponent):
 
 
 def _storage() -> DefsStateStorage:
-    storage = DefsStateStorage.get()
+    """The active instance's defs-state storage (code servers, run workers, `dg`, the CLI), else the
+    one of the instance of DAGSTER_HOME (a plain `import airbyte_platform.definitions`)."""
+    storage = DefsStateStorage.get() or _home_storage()
     if storage is None:
         raise AirbyteSnapshotUnavailableError(
-            "No Dagster instance is active, so the Airbyte workspace state has nowhere to be read from: "
-            "load the code location through `dagster`/`dg` (they open the instance of DAGSTER_HOME), or "
-            "wrap the call in `with dg.DagsterInstance.get():`."
+            "No Dagster instance is active and DAGSTER_HOME is not set, so the Airbyte workspace state has "
+            "nowhere to be read from: set DAGSTER_HOME (the instance whose defs-state storage holds it) or "
+            "load the code location through `dagster`/`dg`."
         )
     return storage
 
 
-_latest_by_key: dict[str, tuple[str, WorkspaceSnapshot | None]] = {}
+@contextmanager
+def _active_storage() -> Iterator[DefsStateStorage]:
+    """`_storage()`, made the active one while Dagster's state API (which reads it from context) runs."""
+    storage = _storage()
+    if DefsStateStorage.get() is storage:
+        yield storage
+        return
+    with set_defs_state_storage(storage):
+        yield storage
+
+
 _home_instance: list[dg.DagsterInstance] = []
+
+
+def _home_storage() -> DefsStateStorage | None:
+    """The defs-state storage of the instance of DAGSTER_HOME, opened once per process."""
+    if not _home_instance:
+        try:
+            _home_instance.append(dg.DagsterInstance.get())
+        except DagsterHomeNotSetError:
+            return None
+    return _home_instance[0].defs_state_storage
+
+
+_latest_by_key: dict[str, tuple[str, WorkspaceSnapshot | None]] = {}
 
 
 def stored_workspace(settings: Settings) -> WorkspaceSnapshot | None:
     """The latest stored workspace (events ask it which connections exist): from the active instance's
     storage, else from the instance of DAGSTER_HOME (the receiver's process); None when nothing is
     stored or no instance is configured. Downloaded again only when a newer version was stored."""
-    storage = DefsStateStorage.get()
+    storage = DefsStateStorage.get() or _home_storage()
     if storage is None:
-        if not _home_instance:
-            try:
-                _home_instance.append(dg.DagsterInstance.get())
-            except DagsterHomeNotSetError:
-                return None
-        storage = _home_instance[0].defs_state_storage
-        if storage is None:
-            return None
+        return None
     state = AirbyteWorkspaceState(settings)
     key = state.defs_state_config.key
     version = storage.get_latest_version(key)
