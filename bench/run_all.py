@@ -17,6 +17,7 @@ BENCHMARKS = [
     "airbyte_sync.py",
     "webhooks.py",
     "launch.py",
+    "local_transform.py",
     "scale.py",
 ]
 
