@@ -18,6 +18,7 @@ BENCHMARKS = [
     "webhooks.py",
     "inbox_backends.py",
     "launch.py",
+    "local_transform.py",
     "scale.py",
 ]
 

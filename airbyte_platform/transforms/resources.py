@@ -1,4 +1,5 @@
-"""Transform resources by mode: local Spark + fakesnow locally; Databricks + Snowflake in prod."""
+"""Transform resources by mode: local Spark (a Pipes subprocess) and fakesnow locally; Databricks and
+Snowflake in prod."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from airbyte_platform.settings import DatabricksSettings, Settings, SnowflakeSet
 from airbyte_platform.transforms.databricks.runners import (
     DatabricksPipesTransform,
     DatabricksRunNowTransform,
-    LocalSparkTransform,
     StripeTransformResource,
 )
 from airbyte_platform.transforms.snowflake.local_snowflake import LocalSnowflakeResource
@@ -19,8 +19,11 @@ def build_transform_resources(settings: Settings) -> dict[str, object]:
     snowflake_settings, databricks_settings = settings.snowflake, settings.databricks
     assert snowflake_settings is not None and databricks_settings is not None
     if settings.is_local:
+        # Local only (a JDK on this machine): imported in the local branch alone.
+        from airbyte_platform.transforms.databricks.local_pipes import LocalPipesTransform
+
         return {
-            "databricks_transform": LocalSparkTransform(),
+            "databricks_transform": LocalPipesTransform(),
             "snowflake": LocalSnowflakeResource(
                 account="local",
                 user="dagster",

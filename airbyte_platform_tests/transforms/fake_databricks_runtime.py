@@ -6,6 +6,7 @@ Usage: python fake_databricks_runtime.py DBFS_ROOT SCRIPT [PARAMETERS...]
   on every cluster (dagster-pipes' DBFS message writer reads them);
 - DBFS mounted at `/dbfs`: this process maps `open("/dbfs/...")` to DBFS_ROOT, the folder that
   the loopback REST stand-in (fake_databricks.py) serves, instead of a FUSE mount;
+- DATABRICKS_RUNTIME_VERSION set, as in every cluster process;
 - the script run as `__main__` with the task's parameters as its command line.
 """
 
@@ -55,6 +56,7 @@ def start_spark(cluster_id: str) -> None:
 
 def main() -> None:
     dbfs_root, script, *parameters = sys.argv[1:]
+    os.environ["DATABRICKS_RUNTIME_VERSION"] = "15.4"  # set in every cluster process
     mount_dbfs(dbfs_root)
     start_spark(os.environ.get("FAKE_DATABRICKS_CLUSTER_ID", "local"))
     sys.argv = [script, *parameters]

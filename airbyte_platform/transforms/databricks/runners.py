@@ -1,6 +1,5 @@
-"""Three ways to run the Stripe transform, one resource interface.
+"""The ways to run the Stripe transform, behind one resource interface (`StripeTransformResource`).
 
-- `LocalSparkTransform` (local mode): the transform code on local Spark.
 - `DatabricksRunNowTransform` (prod, default): the existing Databricks job, like the DAG's
   `DatabricksRunNowOperator(job_id=DATABRICKS_STRIPE_JOB_ID, notebook_params={s3_path, output_path})`.
   Built on dagster-databricks' `DatabricksClientResource` (auth, SDK client); dagster-databricks has
@@ -8,6 +7,10 @@
   `jobs.run_now(...)` and wait on its client, and turn failures into errors naming the variable.
 - `DatabricksPipesTransform` (prod, DATABRICKS_TRANSFORM_MODE=pipes): `PipesDatabricksClient` submits
   `stripe_transform.py` as a one-off run and returns its reported materialization.
+- `LocalPipesTransform` (local mode, in local_pipes.py: local only, never imported by prod paths): the
+  same script and Pipes session as `DatabricksPipesTransform`, run by dagster's `PipesSubprocessClient`
+  on local Spark. It replaced an in-process local Spark runner once bench/local_transform.py measured
+  it no slower from a cold start (see bench/RESULTS.md).
 
 Both Databricks paths are exercised against a loopback stand-in of the REST API in
 airbyte_platform_tests/transforms/fake_databricks.py.
@@ -15,7 +18,6 @@ airbyte_platform_tests/transforms/fake_databricks.py.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,41 +45,6 @@ class StripeTransformResource(dg.ConfigurableResource):
 
     def run(self, context: dg.AssetExecutionContext, s3_path: str, output_path: str) -> dict[str, Any]:
         raise NotImplementedError
-
-
-class LocalSparkTransform(StripeTransformResource):
-    shuffle_partitions: int = Field(
-        default=4, description="Small inputs: few shuffle partitions keep it fast."
-    )
-
-    def run(self, context: dg.AssetExecutionContext, s3_path: str, output_path: str) -> dict[str, Any]:
-        from pyspark.sql import SparkSession
-
-        from airbyte_platform.transforms.databricks.stripe_transform import transform
-
-        builder = (
-            SparkSession.builder.master("local[2]")
-            .appName("stripe_transform")
-            .config("spark.sql.shuffle.partitions", self.shuffle_partitions)
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.host", "127.0.0.1")
-        )
-        try:
-            spark = builder.getOrCreate()
-        except Exception as error:
-            # Without a usable JVM pyspark only says JAVA_GATEWAY_EXITED; say what to install.
-            java = shutil.which("java")
-            raise dg.Failure(
-                "local Spark (the Databricks stand-in) could not start its JVM: "
-                + (f"`{java}` failed" if java else "no `java` on PATH")
-                + ". Install a JDK 17 or 21 (e.g. `apt install openjdk-17-jre-headless`) or set JAVA_HOME. "
-                + f"Cause: {error}"
-            ) from error
-        spark.sparkContext.setLogLevel("WARN")
-        context.log.info(f"Stripe transform on local Spark {spark.version}: {s3_path} -> {output_path}")
-        counts = transform(spark, s3_path, output_path)
-        return {"engine": "local spark", **_counts_metadata(counts)}
 
 
 class _DatabricksTransform(StripeTransformResource):
@@ -278,23 +245,27 @@ class DatabricksPipesTransform(_DatabricksTransform):
                     f"Databricks Pipes run of stripe_transform.py on cluster {self.cluster_id} "
                     f"({CLUSTER_ID_VAR}) failed: {exc}"
                 ) from exc
-        # No implicit materialization: a run that reported nothing did not run the transform.
-        results = invocation.get_results(implicit_materializations=False)
-        if not results:
-            raise dg.Failure(
-                "The Databricks Pipes run succeeded but stripe_transform.py reported no materialization "
-                "(did it open Dagster Pipes with the bootstrap parameters?)",
-                metadata=dict(invocation.metadata),
-            )
-        metadata: dict[str, Any] = {"engine": "databricks pipes"}
-        for result in results:
-            metadata.update({k: v for k, v in (result.metadata or {}).items()})
-        return metadata
+        return pipes_materialization_metadata(invocation, engine="databricks pipes")
+
+
+def pipes_materialization_metadata(
+    invocation: dg.PipesClientCompletedInvocation, engine: str
+) -> dict[str, Any]:
+    """The metadata stripe_transform.py reported through Pipes (and its client's, such as the
+    Databricks run URL), whichever Pipes client ran it."""
+    # No implicit materialization: a run that reported nothing did not run the transform.
+    results = invocation.get_results(implicit_materializations=False)
+    if not results:
+        raise dg.Failure(
+            f"The {engine} run succeeded but stripe_transform.py reported no materialization "
+            "(did it open Dagster Pipes with the bootstrap parameters?)",
+            metadata=dict(invocation.metadata),
+        )
+    metadata: dict[str, Any] = {"engine": engine}
+    for result in results:
+        metadata.update({k: v for k, v in (result.metadata or {}).items()})
+    return metadata
 
 
 def _folder_url(path: str) -> str:
     return path.rstrip("/") + "/"
-
-
-def _counts_metadata(counts: dict[str, int]) -> dict[str, Any]:
-    return {"dagster/row_count": counts["daily_revenue"], **{f"rows/{name}": n for name, n in counts.items()}}

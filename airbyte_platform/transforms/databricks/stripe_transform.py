@@ -1,5 +1,5 @@
 """The Stripe transform: lake Stripe tables -> processed revenue tables. Runs unchanged on Databricks
-(job task or Pipes submission) and on local Spark.
+(job task or Pipes submission) and on local Spark (a Pipes subprocess, local mode).
 
 Self-contained on purpose (only pyspark, plus dagster-pipes when present): Databricks runs this file
 without the rest of the package installed.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -168,6 +169,17 @@ def _pipes_params_loader() -> Any:
     return next((loader for loader in loaders if loader.is_dagster_pipes_process()), None)
 
 
+def _pipes_transport() -> tuple[Any, Any]:
+    """Where the Pipes context is read and the messages written: DBFS on a Databricks cluster
+    (PipesDatabricksClient, prod), plain files elsewhere (PipesSubprocessClient, local mode).
+    Databricks sets DATABRICKS_RUNTIME_VERSION in every cluster process."""
+    import dagster_pipes
+
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return dagster_pipes.PipesDbfsContextLoader(), dagster_pipes.PipesDbfsMessageWriter()
+    return dagster_pipes.PipesDefaultContextLoader(), dagster_pipes.PipesDefaultMessageWriter()
+
+
 def main(argv: list[str]) -> None:
     from pyspark.sql import SparkSession
 
@@ -177,12 +189,11 @@ def main(argv: list[str]) -> None:
         s3_path, output_path = _parameters(argv)
         print(json.dumps(transform(spark, s3_path, output_path)))
         return
-    from dagster_pipes import PipesDbfsContextLoader, PipesDbfsMessageWriter, open_dagster_pipes
+    from dagster_pipes import open_dagster_pipes
 
+    context_loader, message_writer = _pipes_transport()
     with open_dagster_pipes(
-        params_loader=params_loader,
-        context_loader=PipesDbfsContextLoader(),
-        message_writer=PipesDbfsMessageWriter(),
+        params_loader=params_loader, context_loader=context_loader, message_writer=message_writer
     ) as pipes:
         s3_path, output_path = pipes.get_extra("s3_path"), pipes.get_extra("output_path")
         counts = transform(spark, s3_path, output_path)
