@@ -51,9 +51,10 @@ def test_each_trigger_launches_its_connection_assets_once(settings, instance, sq
 
 def test_a_pinned_cursor_resumes_after_its_event(settings, instance, sqlite_dsn, resources):
     sensor = build_trigger_sensor("airbyte_event_driven_sync", settings, RUNNING)
+    connections = ["stripe_to_postgres", "hubspot_to_postgres", "stripe_to_s3", "salesforce_to_postgres"]
     events = [
-        trigger(str(i), "airbyte_event_driven_sync", {"connection_id": "stripe_to_postgres"})
-        for i in range(4)
+        trigger(str(i), "airbyte_event_driven_sync", {"connection_id": connection})
+        for i, connection in enumerate(connections)
     ]
     store(sqlite_dsn, events)
     every = tick(sensor, instance, resources)
