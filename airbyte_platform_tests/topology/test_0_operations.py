@@ -266,11 +266,6 @@ def _c_metrics_show_the_runs_that_just_happened(topology: Topology, instance: dg
 # pytest-xdist must never split them across workers (it did with three tests: two topologies, and the
 # metrics phase saw none of the runs).
 @pytest.mark.timeout(2700)
-@pytest.mark.xfail(
-    strict=False,
-    reason="under investigation: passes alone (3 phases in 147 s), but in the full make test the Stripe "
-    "sensor's run did not appear within 900 s twice while the other worker ran the session topology",
-)
 def test_webhook_automation_failure_email_and_metrics_on_one_topology(
     topology: Topology, instance: dg.DagsterInstance, smtp: SmtpServer
 ) -> None:
