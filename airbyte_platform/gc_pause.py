@@ -1,8 +1,9 @@
 """Pausing Python's cycle collector around allocation-heavy work that creates no garbage cycles.
 
-Used by the embedded read loop (batches of parsed records) and by the Airbyte definitions build
-(~100k long-lived objects at 1,000 connections): in both, collector passes re-scan survivors and
-free nothing, while reference counting still frees everything. Pauses nest and may overlap across
+Used by the embedded read loop (batches of parsed records): collector passes re-scan survivors and
+free nothing, while reference counting still frees everything. (The Airbyte definitions build used
+it too; at 5,000 connections x 10 streams the pause made no measurable difference, 5.2-5.3 s with
+it and 4.9-5.5 s without, so it no longer pauses anything at load.) Pauses nest and may overlap across
 threads: the first to start remembers whether the collector was on, the last to end restores it.
 """
 
