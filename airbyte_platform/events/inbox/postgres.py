@@ -1,4 +1,4 @@
-"""The prod inbox: a PostgreSQL table shared by the receiver pods and the Dagster sensors.
+"""The inbox: a PostgreSQL table shared by the receiver (pods) and the Dagster sensors, in prod and locally.
 
 Ordering: with concurrent writers a BIGSERIAL is not commit order (a transaction holding seq 7 can
 commit after one holding seq 8, and a reader that moved past 8 would never see 7). Each row
