@@ -29,6 +29,7 @@ from airbyte_platform.events.cdc import build_cdc_checks
 from airbyte_platform.events.defs import build_events_defs
 from airbyte_platform.events.resources import build_events_resources
 from airbyte_platform.events.stripe_signature import stripe_signature_header
+from airbyte_platform.local_services.postgres import stop_local_postgres_under
 from airbyte_platform.settings import Settings, load_settings
 
 from .conftest import airbyte_notification, free_port, stripe_event
@@ -130,6 +131,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     finally:
         process.terminate()
         process.wait(20)
+        # The local inbox the receiver started under the home outlives it (local servers are
+        # shared between processes): whoever owns the home stops it.
+        stop_local_postgres_under(home)
 
 
 def test_signed_stripe_event_launches_exactly_one_run_of_event_driven_sync(deployment, instance):
