@@ -101,7 +101,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     log = home.parent / "receiver.log"
     env = {**os.environ, **environ}
     env.pop("AIRBYTE_PLATFORM_MODE", None)
-    # No --inbox: the receiver finds its inbox through the settings, as the sensors' resource does.
+    # No --inbox and no WEBHOOK_INBOX_DSN: the receiver starts the local PostgreSQL under the home, and
+    # the sensors' resource (the code location's, another process in `dagster dev`) finds the same one.
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "airbyte_platform.events.receiver", "--port", str(port)],

@@ -22,9 +22,6 @@ import pytest
 import requests
 
 from airbyte_platform.events.inbox import open_inbox
-from airbyte_platform.events.resources import build_events_resources
-from airbyte_platform.local_services.postgres import stop_local_postgres_under
-from airbyte_platform.settings import load_settings
 
 from .conftest import STRIPE_SECRET, database_unreachable, free_port, signed_headers, stripe_event
 
@@ -179,38 +176,6 @@ def test_a_receiver_whose_inbox_cannot_be_reached_at_start_refuses_to_start_sayi
     assert process.returncode == 3, output
     assert "cannot connect to the webhook inbox (WEBHOOK_INBOX_DSN)" in output
     assert "secret-pw" not in output
-
-
-def test_without_an_inbox_dsn_the_receiver_and_the_sensors_find_the_same_local_postgresql(pg_root):
-    """Local mode, no WEBHOOK_INBOX_DSN, no --inbox: the receiver process starts the PostgreSQL under
-    the home, and the code location's inbox resource (another process in `dagster dev`) reads it."""
-    home = pg_root / f"local_home_{free_port()}"  # world-traversable: pgserver's user must enter it
-    env = {**os.environ, "AIRBYTE_PLATFORM_HOME": str(home), "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET}
-    for name in ("AIRBYTE_PLATFORM_MODE", "WEBHOOK_INBOX_DSN"):
-        env.pop(name, None)
-    port = free_port()
-    log = home.parent / f"receiver-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airbyte_platform.events.receiver", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        _wait_healthy(process, port, log)
-        body = stripe_event("evt_local_default")
-        posted = requests.post(
-            f"http://127.0.0.1:{port}/webhooks/stripe", data=body, headers=signed_headers(body), timeout=30
-        )
-        assert posted.status_code == 200
-        resource = build_events_resources(load_settings({"AIRBYTE_PLATFORM_HOME": str(home)}))[
-            "webhook_inbox"
-        ]
-        with resource.open() as inbox:
-            assert inbox.event_ids() == ["evt_local_default"]
-    finally:
-        process.terminate()
-        process.wait(20)
-        stop_local_postgres_under(home)
 
 
 # -- hostile clients ------------------------------------------------------------------------------
