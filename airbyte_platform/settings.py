@@ -281,12 +281,12 @@ class WebhookSettings:
     stripe_secret_var: str | None
     airbyte_token_var: str | None
     trigger_token_var: str | None
-    inbox_dsn: str  # sqlite:///path locally, postgresql://... in prod
     max_body_bytes: int
     host: str
     port: int
-    # WEBHOOK_INBOX_DSN when set: a postgresql:// DSN carries a password, so it is read through dg.EnvVar
-    # and `inbox_dsn` keeps only the local SQLite default.
+    # WEBHOOK_INBOX_DSN when set: a postgresql:// DSN carries a password, so only the variable's name
+    # is kept and the value is read through dg.EnvVar. Unset locally: the local PostgreSQL under the
+    # home (`events.local_inbox`); unset in prod: ANALYTICS_POSTGRES_DSN (`events.inbox`).
     inbox_dsn_var: str | None = None
 
 
@@ -605,7 +605,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     airbyte = _airbyte_settings(env, prod)
     databricks = _integration(env, "databricks", lambda: _databricks_settings(env, required["databricks"]))
     snowflake = _integration(env, "snowflake", lambda: _snowflake_settings(env, required["snowflake"]))
-    webhooks = _integration(env, "webhooks", lambda: _webhook_settings(env, home, required["webhooks"]))
+    webhooks = _integration(env, "webhooks", lambda: _webhook_settings(env, required["webhooks"]))
     cdc = _integration(env, "cdc", lambda: _cdc_settings(env, required["cdc"], connection_ids, prod))
     instance = InstanceSettings(
         webserver_host=env.get("DAGSTER_WEBSERVER_HOST") or "127.0.0.1",
@@ -671,7 +671,7 @@ def _integration(env: _Reader, part: str, read: Callable[[], _T]) -> _T:
     return settings
 
 
-def _webhook_settings(env: _Reader, home: Path, required: bool) -> WebhookSettings:
+def _webhook_settings(env: _Reader, required: bool) -> WebhookSettings:
     # The receiver needs all three secrets (it serves the three endpoints); the code location none.
     return WebhookSettings(
         stripe_secret_var=env.secret_var(
@@ -683,9 +683,10 @@ def _webhook_settings(env: _Reader, home: Path, required: bool) -> WebhookSettin
         trigger_token_var=env.secret_var(
             "WEBHOOK_TRIGGER_TOKEN", "bearer token of POST /webhooks/trigger", required=required
         ),
-        inbox_dsn=f"sqlite:///{home / 'webhooks' / 'inbox.sqlite3'}",
         inbox_dsn_var=env.secret_var(
-            "WEBHOOK_INBOX_DSN", "the webhook inbox, postgresql://... in prod", required=False
+            "WEBHOOK_INBOX_DSN",
+            "the webhook inbox, postgresql://... (locally unset: the PostgreSQL under the home)",
+            required=False,
         ),
         max_body_bytes=env.integer(
             "WEBHOOK_MAX_BODY_BYTES", 1_048_576, "largest accepted webhook body", minimum=1024

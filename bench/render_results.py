@@ -123,10 +123,12 @@ def _webhooks(figures: dict[str, Any]) -> list[str]:
 
 
 def _inbox_backends(figures: dict[str, Any]) -> list[str]:
-    """Intake per backend and writer, against SQLite with group commit, then the drain per backend."""
-    ratios = figures.get("ratio_to_sqlite_group_commit") or {}
+    """Intake per backend and writer against the run's baseline, then the drain per backend.
+
+    Runs before SQLite's removal (2026-12-05) named their ratio key after SQLite's group commit."""
+    ratios = figures.get("ratio_to_baseline") or figures.get("ratio_to_sqlite_group_commit") or {}
     lines = [
-        "| backend / writer | accepted/s (median round) | p50 | p99 | vs sqlite/group_commit |",
+        f"| backend / writer | accepted/s (median round) | p50 | p99 | vs {figures.get('baseline', 'baseline')} |",
         "|---|---|---|---|---|",
     ]
     for variant, intake in (figures.get("intake") or {}).items():

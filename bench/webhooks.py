@@ -1,9 +1,9 @@
 """Webhook receiver throughput and latency vs a bare Starlette endpoint, and 2xx → run request time.
 
 1. `POST /webhooks/stripe` of the real receiver (`python -m airbyte_platform.events.receiver`):
-   Stripe signature verified, JSON parsed, event committed to the SQLite inbox (WAL,
-   synchronous=FULL, group commit) before the 200. Every request is a distinct, freshly signed
-   ~1.5 KB event, so every 200 is an accepted event.
+   Stripe signature verified, JSON parsed, event committed to the PostgreSQL inbox (the one
+   backend: PostgreSQL 16 from pgserver on a Unix socket, fsync on, group commit) before the 200.
+   Every request is a distinct, freshly signed ~1.5 KB event, so every 200 is an accepted event.
 2. Baseline, same run, same server settings (uvicorn, one process, no access log): a bare
    Starlette `POST` endpoint that returns 200 without reading anything.
    Rounds alternate baseline / receiver (`--rounds`, median reported) so load drift hits both.
@@ -281,8 +281,12 @@ def main() -> int:
         args.events, args.rounds, args.ticks = 2000, 1, 1
 
     load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    from airbyte_platform.events.local_inbox import local_inbox_dsn
+    from airbyte_platform.local_services.postgres import stop_local_postgres_under
+
     work = Path(tempfile.mkdtemp(prefix="bench_webhooks_"))
-    inbox_dsn = f"sqlite:///{work / 'inbox.sqlite3'}"
+    work.chmod(0o755)  # as root, pgserver runs PostgreSQL as its own user, which must enter it
+    inbox_dsn = local_inbox_dsn(work)  # a PostgreSQL of its own under `work`, stopped at the end
     env = {**os.environ, "AIRBYTE_PLATFORM_HOME": str(work / "home"), "STRIPE_WEBHOOK_SECRET": SECRET}
     env.pop("AIRBYTE_PLATFORM_MODE", None)
     receiver_port, bare_port = free_port(), free_port()
@@ -326,6 +330,7 @@ def main() -> int:
         for process in (receiver, bare):
             process.terminate()
             process.wait(20)
+        stop_local_postgres_under(work)
         shutil.rmtree(work, ignore_errors=True)  # the inbox of a full run is tens of MB
 
     ratio = round(durable["per_s"] / baseline["per_s"], 3)
@@ -340,7 +345,7 @@ def main() -> int:
         },
         "two_xx_to_run_request": latency,
         "setup": f"{args.connections} keep-alive connections, {args.events:,} distinct signed events per round, "
-        f"{args.rounds} alternating rounds (median), SQLite WAL synchronous=FULL with group commit",
+        f"{args.rounds} alternating rounds (median), PostgreSQL inbox (pgserver, Unix socket, fsync on) with group commit",
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"load average at start {load_average}",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

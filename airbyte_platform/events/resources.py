@@ -1,7 +1,8 @@
 """The resources of the events area, built from the settings by mode (one place).
 
 - `webhook_inbox`: the inbox the receiver writes (WEBHOOK_INBOX_DSN, in prod falling back to
-  ANALYTICS_POSTGRES_DSN, through EnvVar; locally the SQLite file);
+  ANALYTICS_POSTGRES_DSN, through EnvVar; locally without it, the local PostgreSQL under the home,
+  started on the first sensor tick);
 - `airbyte_job_api`: confirms Airbyte notifications (unconfigured locally without AIRBYTE_API_URL);
 - `cdc_source`: the CDC source database (CDC_SOURCE_DSN through EnvVar, or the local stand-in).
 """
@@ -22,7 +23,7 @@ LOCAL_CDC_PGDATA = "cdc_source_postgres"  # under settings.home
 class WebhookInboxResource(dg.ConfigurableResource):
     """Read access to the webhook inbox for the sensors."""
 
-    dsn: str = Field(description="sqlite:///... or postgresql://... (secret in prod, via EnvVar).")
+    dsn: str = Field(description="postgresql://... (a secret in prod, via EnvVar).")
 
     def open(self) -> Inbox:
         return open_inbox(self.dsn)
@@ -33,14 +34,10 @@ def _env(variable: str | None) -> dg.EnvVar | None:
 
 
 def build_events_resources(settings: Settings) -> dict[str, object]:
-    webhooks, cdc, airbyte = settings.webhooks, settings.cdc, settings.airbyte
-    assert webhooks is not None and cdc is not None and airbyte is not None
-    # WEBHOOK_INBOX_DSN, or ANALYTICS_POSTGRES_DSN in prod: the same inbox the receiver writes.
-    inbox_variable = inbox_dsn_variable(settings)
+    airbyte = settings.airbyte
+    assert airbyte is not None
     return {
-        "webhook_inbox": WebhookInboxResource(
-            dsn=dg.EnvVar(inbox_variable) if inbox_variable else webhooks.inbox_dsn
-        ),
+        "webhook_inbox": _webhook_inbox(settings),
         "airbyte_job_api": AirbyteJobApiResource(
             base_url=public_api_base(airbyte.api_url, airbyte.cloud),
             username=_env(airbyte.username_var),
@@ -50,6 +47,18 @@ def build_events_resources(settings: Settings) -> dict[str, object]:
         ),
         "cdc_source": _cdc_source(settings),
     }
+
+
+def _webhook_inbox(settings: Settings) -> WebhookInboxResource:
+    # WEBHOOK_INBOX_DSN, or ANALYTICS_POSTGRES_DSN in prod: the same inbox the receiver writes.
+    inbox_variable = inbox_dsn_variable(settings)
+    if inbox_variable:
+        return WebhookInboxResource(dsn=dg.EnvVar(inbox_variable))
+    # Local mode without a DSN: the local PostgreSQL the receiver also falls back to
+    # (`events.inbox_dsn`), started on first use. Imported here only (pgserver, see `_cdc_source`).
+    from airbyte_platform.events.local_inbox import LocalWebhookInboxResource
+
+    return LocalWebhookInboxResource(local_home=str(settings.home))
 
 
 def _cdc_source(settings: Settings) -> CdcSourceResource:

@@ -20,13 +20,13 @@ from typing import Any
 
 import yaml
 
+from airbyte_platform.events.local_inbox import local_inbox_dsn
 from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
 from airbyte_platform.local_services.postgres import local_postgres_uri
 from airbyte_platform.settings import Settings
 
 DAGSTER_DATABASE = "dagster"
-INBOX_DATABASE = "webhooks"
-POSTGRES_DIR = "postgres"  # under the home: the same cluster as the analytics database
+POSTGRES_DIR = "postgres"  # under the home: the same cluster as the analytics database and the inbox
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,9 @@ def prepare_local_instance(settings: Settings, dagster_home: Path) -> LocalInsta
     storage_url = local_postgres_uri(pgdata, DAGSTER_DATABASE).replace(
         "postgresql://", "postgresql+psycopg2://", 1
     )
-    inbox_dsn = local_postgres_uri(pgdata, INBOX_DATABASE)
+    # The inbox every local process falls back to without WEBHOOK_INBOX_DSN (same cluster, same
+    # database): exported anyway, so the topology's processes need no fallback of their own.
+    inbox_dsn = local_inbox_dsn(settings.home)
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = instance_config(settings, storage_url)
     path = dagster_home / "dagster.yaml"

@@ -40,7 +40,11 @@ def container() -> dict[str, Any]:
 
 def receiver_routes(tmp_path: Path) -> set[str]:
     settings = load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path), "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET})
-    return {route.path for route in build_receiver_app(receiver_config(settings)).routes}
+    # Routes only: the app opens its inbox when it starts serving, never here.
+    unused_inbox = "postgresql://receiver@127.0.0.1:1/webhooks"
+    return {
+        route.path for route in build_receiver_app(receiver_config(settings, inbox_dsn=unused_inbox)).routes
+    }
 
 
 def graceful_shutdown_seconds() -> float:
@@ -140,7 +144,9 @@ def wait_for_health(port: int, process: subprocess.Popen, deadline: float) -> No
     raise AssertionError("the receiver did not answer /health")
 
 
-def test_sigterm_finishes_the_request_in_flight_and_stores_its_event(tmp_path: Path) -> None:
+def test_sigterm_finishes_the_request_in_flight_and_stores_its_event(
+    tmp_path: Path, pg_inbox_dsn: str
+) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRBYTE_", "WEBHOOK_", "STRIPE_"))}
     env.update(
@@ -150,6 +156,7 @@ def test_sigterm_finishes_the_request_in_flight_and_stores_its_event(tmp_path: P
     )
     env["DAGSTER_HOME"] = str(tmp_path)  # the manifest's path is the image's
     env.update(WEBHOOK_HOST="127.0.0.1", WEBHOOK_PORT=str(port))  # loopback only in tests
+    env["WEBHOOK_INBOX_DSN"] = pg_inbox_dsn  # the inbox secret of the manifest
     args = [sys.executable if a == "python" else a for a in container()["args"]]
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -176,5 +183,5 @@ def test_sigterm_finishes_the_request_in_flight_and_stores_its_event(tmp_path: P
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
-    with open_inbox(f"sqlite:///{tmp_path / 'webhooks' / 'inbox.sqlite3'}") as inbox:
+    with open_inbox(pg_inbox_dsn) as inbox:
         assert "evt_in_flight" in inbox.event_ids()

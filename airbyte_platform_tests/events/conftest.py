@@ -1,11 +1,10 @@
-"""Fixtures of the events tests: a real PostgreSQL with logical replication, inboxes, a receiver on a
-loopback port, a loopback Airbyte API for job confirmations, and a Dagster instance."""
+"""Fixtures of the events tests: a receiver on a loopback port (its inbox on the worker's PostgreSQL),
+a loopback Airbyte API for job confirmations, and a Dagster instance."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,14 +18,13 @@ import psycopg
 import pytest
 import requests
 import uvicorn
+from psycopg.conninfo import make_conninfo
 
-from airbyte_platform.events.cdc.local_source import ensure_local_cdc_source
 from airbyte_platform.events.inbox import Inbox, open_inbox
 from airbyte_platform.events.receiver import ReceiverConfig, build_receiver_app
 from airbyte_platform.events.receiver.server import server_config
 from airbyte_platform.events.stripe_signature import stripe_signature_header
 from airbyte_platform.events.webhook_secrets import WebhookSecrets
-from airbyte_platform.local_services.postgres import local_postgres, local_postgres_uri
 from airbyte_platform.settings import Settings, load_settings
 from airbyte_platform_tests.ports import free_port
 
@@ -74,11 +72,6 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path / "home")})
 
 
-@pytest.fixture
-def sqlite_dsn(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'inbox.sqlite3'}"
-
-
 @pytest.fixture(scope="session")
 def session_instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as test_instance:  # a real (SQLite) instance; creating one takes seconds
@@ -92,43 +85,21 @@ def instance(session_instance: dg.DagsterInstance) -> dg.DagsterInstance:
     return session_instance
 
 
-# -- PostgreSQL (pgserver) ------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def pg_root() -> Iterator[Path]:
-    # pgserver runs PostgreSQL as its own system user when the tests run as root: pytest's 0700
-    # tmp_path is out of its reach, so use a world-traversable folder.
-    folder = Path(tempfile.mkdtemp(prefix="events_pg_"))
-    folder.chmod(0o755)
-    yield folder
-    if (
-        folder / "cdc" / "postmaster.pid"
-    ).exists():  # started by a test of this worker (never start one here)
-        server = local_postgres(folder / "cdc")
-        server.cleanup_mode = "stop"  # local_postgres keeps servers for other processes; tests stop theirs
-        server.cleanup()
-    # Deleting a pgdata folder takes seconds on this disk: let a detached `rm` do it.
-    subprocess.Popen(["rm", "-rf", str(folder)], start_new_session=True)
-
-
-@pytest.fixture(scope="session")
-def cdc_source_uri(pg_root: Path) -> str:
-    """A real PostgreSQL 16 with wal_level=logical, the app tables, a publication and `airbyte_slot`."""
-    return ensure_local_cdc_source(pg_root / "cdc", "airbyte_slot")
-
-
-@pytest.fixture(scope="session")
-def postgres_inbox_dsn(pg_root: Path, cdc_source_uri: str) -> str:
-    """A database for PostgreSQL inbox tests, on the same server."""
-    return local_postgres_uri(pg_root / "cdc", "inbox_tests")
-
-
-@pytest.fixture
-def pg_inbox_dsn(postgres_inbox_dsn: str) -> Iterator[str]:
-    with psycopg.connect(postgres_inbox_dsn, autocommit=True) as connection:
-        connection.execute(
-            "DROP TABLE IF EXISTS webhook_events, webhook_consumers, webhook_inbox_probe, webhook_intake"
-        )
-    yield postgres_inbox_dsn
+# (The worker's PostgreSQL, `pg_inbox_dsn` and `cdc_source_uri`: airbyte_platform_tests/conftest.py.)
+@contextlib.contextmanager
+def database_unreachable(dsn: str) -> Iterator[None]:
+    """The inbox database refuses every connection (as when its server is down) until the block ends:
+    connections are disallowed and the open ones cut, from an admin connection to `postgres`."""
+    with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
+        database = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,)
+            )
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
 
 # -- receiver on a loopback port ------------------------------------------------------------------
@@ -190,8 +161,8 @@ def start_receiver(settings: Settings) -> Iterator[Callable[..., RunningReceiver
 
 
 @pytest.fixture
-def receiver(start_receiver: Callable[..., RunningReceiver], sqlite_dsn: str) -> RunningReceiver:
-    return start_receiver(sqlite_dsn)
+def receiver(start_receiver: Callable[..., RunningReceiver], pg_inbox_dsn: str) -> RunningReceiver:
+    return start_receiver(pg_inbox_dsn)
 
 
 # -- a loopback Airbyte public API (GET /jobs/{id}) -----------------------------------------------

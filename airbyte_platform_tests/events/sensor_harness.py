@@ -28,6 +28,13 @@ def store(dsn: str, events: Iterable[NewEvent]) -> None:
         inbox.insert_batch(list(events))
 
 
+def position_after(dsn: str, event_id: str) -> str:
+    """The inbox's reading position just after the stored event `event_id` (what a cursor holds)."""
+    with open_inbox(dsn) as inbox:
+        [stored] = inbox.fetch([event_id])
+    return stored.position
+
+
 def stripe(event_id: str, received_at: float | None = None) -> NewEvent:
     return NewEvent(
         event_id=event_id,

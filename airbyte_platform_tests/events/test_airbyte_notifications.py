@@ -14,7 +14,7 @@ from airbyte_platform.events.resources import WebhookInboxResource
 from airbyte_platform.events.sensors.airbyte_notifications import build_airbyte_notification_sensor
 
 from .conftest import airbyte_notification
-from .sensor_harness import connection_keys, materialize_now, start_run_of, store, tick
+from .sensor_harness import connection_keys, materialize_now, position_after, start_run_of, store, tick
 
 HUBSPOT_KEYS = connection_keys("hubspot_to_postgres")
 
@@ -38,18 +38,18 @@ def sensor(settings):
 
 
 @pytest.fixture
-def resources(sqlite_dsn, fake_airbyte_api):
+def resources(pg_inbox_dsn, fake_airbyte_api):
     return {
-        "webhook_inbox": WebhookInboxResource(dsn=sqlite_dsn),
+        "webhook_inbox": WebhookInboxResource(dsn=pg_inbox_dsn),
         "airbyte_job_api": AirbyteJobApiResource(base_url=fake_airbyte_api.base_url, timeout_seconds=3),
     }
 
 
 def test_confirmed_success_materializes_every_stream_with_job_and_rows(
-    sensor, instance, sqlite_dsn, resources, fake_airbyte_api
+    sensor, instance, pg_inbox_dsn, resources, fake_airbyte_api
 ):
     fake_airbyte_api.add_job(501, "hubspot_to_postgres", rows=4321)
-    store(sqlite_dsn, [notification_event(501)])
+    store(pg_inbox_dsn, [notification_event(501)])
     result = tick(sensor, instance, resources)
     assert fake_airbyte_api.calls == ["/api/public/v1/jobs/501"]
     assert [e.asset_key for e in result.asset_events] == HUBSPOT_KEYS
@@ -58,14 +58,17 @@ def test_confirmed_success_materializes_every_stream_with_job_and_rows(
     assert metadata["airbyte/job_id"].value == 501
     assert metadata["airbyte/job_rows_synced"].value == 4321
     assert metadata["airbyte/records_committed"].value == 1234
-    assert json.loads(result.cursor) == {"pending": [], "position": "1"}
+    assert json.loads(result.cursor) == {
+        "pending": [],
+        "position": position_after(pg_inbox_dsn, "airbyte-job-501"),
+    }
 
 
 def test_confirmed_failure_is_observed_with_the_error(
-    sensor, instance, sqlite_dsn, resources, fake_airbyte_api
+    sensor, instance, pg_inbox_dsn, resources, fake_airbyte_api
 ):
     fake_airbyte_api.add_job(502, "hubspot_to_postgres", status="failed")
-    store(sqlite_dsn, [notification_event(502, success=False, errorMessage="source timed out")])
+    store(pg_inbox_dsn, [notification_event(502, success=False, errorMessage="source timed out")])
     events = tick(sensor, instance, resources).asset_events
     assert len(events) == len(HUBSPOT_KEYS) and all(isinstance(e, dg.AssetObservation) for e in events)
     assert events[0].metadata["airbyte/job_status"].value == "failed"
@@ -81,11 +84,11 @@ def test_confirmed_failure_is_observed_with_the_error(
     ids=["unknown-job", "other-connection"],
 )
 def test_unconfirmed_notifications_are_dropped(
-    sensor, instance, sqlite_dsn, resources, fake_airbyte_api, api_job, note
+    sensor, instance, pg_inbox_dsn, resources, fake_airbyte_api, api_job, note
 ):
     if api_job:
         fake_airbyte_api.add_job(503, api_job)
-    store(sqlite_dsn, [notification_event(503)])
+    store(pg_inbox_dsn, [notification_event(503)])
     result = tick(sensor, instance, resources)
     assert result.asset_events == []
     assert note in result.skip_message
@@ -93,15 +96,18 @@ def test_unconfirmed_notifications_are_dropped(
 
 
 def test_unreachable_api_keeps_the_notification_pending_until_it_answers(
-    sensor, instance, sqlite_dsn, resources, fake_airbyte_api
+    sensor, instance, pg_inbox_dsn, resources, fake_airbyte_api
 ):
     fake_airbyte_api.add_job(504, "hubspot_to_postgres")
     fake_airbyte_api.add_job(505, "hubspot_to_postgres")
     fake_airbyte_api.failing = True
-    store(sqlite_dsn, [notification_event(504), notification_event(505)])
+    store(pg_inbox_dsn, [notification_event(504), notification_event(505)])
     down = tick(sensor, instance, resources)
     assert down.asset_events == []
-    assert json.loads(down.cursor) == {"pending": ["airbyte-job-504", "airbyte-job-505"], "position": "2"}
+    assert json.loads(down.cursor) == {
+        "pending": ["airbyte-job-504", "airbyte-job-505"],
+        "position": position_after(pg_inbox_dsn, "airbyte-job-505"),
+    }
     assert len(fake_airbyte_api.calls) == 1  # the second waits without another call
     fake_airbyte_api.failing = False
     up = tick(sensor, instance, resources, cursor=down.cursor)
@@ -109,39 +115,39 @@ def test_unreachable_api_keeps_the_notification_pending_until_it_answers(
     assert json.loads(up.cursor)["pending"] == []
 
 
-def test_a_running_job_waits(sensor, instance, sqlite_dsn, resources, fake_airbyte_api):
+def test_a_running_job_waits(sensor, instance, pg_inbox_dsn, resources, fake_airbyte_api):
     fake_airbyte_api.add_job(506, "hubspot_to_postgres", status="running")
-    store(sqlite_dsn, [notification_event(506)])
+    store(pg_inbox_dsn, [notification_event(506)])
     result = tick(sensor, instance, resources)
     assert result.asset_events == [] and "still running" in result.skip_message
     assert json.loads(result.cursor)["pending"] == ["airbyte-job-506"]
 
 
 def test_a_job_dagster_already_reported_is_not_reported_twice(
-    sensor, instance, sqlite_dsn, resources, fake_airbyte_api
+    sensor, instance, pg_inbox_dsn, resources, fake_airbyte_api
 ):
     fake_airbyte_api.add_job(507, "hubspot_to_postgres")
     materialize_now(instance, HUBSPOT_KEYS, **{"airbyte/job_id": 507})
-    store(sqlite_dsn, [notification_event(507)])
+    store(pg_inbox_dsn, [notification_event(507)])
     result = tick(sensor, instance, resources)
     assert result.asset_events == [] and "already reported by Dagster" in result.skip_message
 
 
 def test_waits_while_a_dagster_run_syncs_the_same_assets(
-    sensor, instance, sqlite_dsn, resources, fake_airbyte_api
+    sensor, instance, pg_inbox_dsn, resources, fake_airbyte_api
 ):
     fake_airbyte_api.add_job(508, "hubspot_to_postgres")
     run_id = start_run_of(instance, HUBSPOT_KEYS)
-    store(sqlite_dsn, [notification_event(508)])
+    store(pg_inbox_dsn, [notification_event(508)])
     result = tick(sensor, instance, resources)
     assert result.asset_events == [] and f"Dagster run {run_id} is syncing" in result.skip_message
     assert json.loads(result.cursor)["pending"] == ["airbyte-job-508"]
 
 
-def test_without_an_airbyte_api_nothing_is_consumed(sensor, instance, sqlite_dsn):
-    store(sqlite_dsn, [notification_event(509)])
+def test_without_an_airbyte_api_nothing_is_consumed(sensor, instance, pg_inbox_dsn):
+    store(pg_inbox_dsn, [notification_event(509)])
     resources = {
-        "webhook_inbox": WebhookInboxResource(dsn=sqlite_dsn),
+        "webhook_inbox": WebhookInboxResource(dsn=pg_inbox_dsn),
         "airbyte_job_api": AirbyteJobApiResource(),
     }
     result = tick(sensor, instance, resources)

@@ -98,14 +98,19 @@ def test_prod_resources_read_secrets_through_env_vars_only():
 def test_local_resources_use_the_local_stand_ins(tmp_path):
     settings = load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path)})
     resources = build_events_resources(settings)
-    assert resources["webhook_inbox"].dsn == f"sqlite:///{tmp_path / 'webhooks' / 'inbox.sqlite3'}"
+    # The inbox in the local PostgreSQL under the home, the one the receiver falls back to too
+    # (events.inbox_dsn); started on the first sensor tick, never at load.
+    assert type(resources["webhook_inbox"]).__name__ == "LocalWebhookInboxResource"
+    assert (resources["webhook_inbox"].dsn, resources["webhook_inbox"].local_home) == ("", str(tmp_path))
+    assert not (tmp_path / "postgres").exists()
     assert type(resources["cdc_source"]).__name__ == "LocalCdcSourceResource"
     assert resources["cdc_source"].local_pgdata == str(tmp_path / "cdc_source_postgres")
     assert not resources["airbyte_job_api"].configured
 
 
 def test_prod_without_webhook_inbox_dsn_shares_the_analytics_postgres():
-    """Receiver and sensors run in different pods in prod: the inbox is never a pod-local SQLite file."""
+    """Receiver and sensors run in different pods in prod: without WEBHOOK_INBOX_DSN they share the
+    analytics PostgreSQL, never a local default."""
     prod = {k: v for k, v in PROD.items() if k != "WEBHOOK_INBOX_DSN"}
     settings = load_settings(prod)
     assert inbox_dsn_variable(settings) == "ANALYTICS_POSTGRES_DSN"
@@ -113,13 +118,17 @@ def test_prod_without_webhook_inbox_dsn_shares_the_analytics_postgres():
     assert isinstance(dsn, dg.EnvVar) and dsn == "ANALYTICS_POSTGRES_DSN"
 
 
-def test_prod_receiver_refuses_a_sqlite_inbox(monkeypatch, tmp_path):
+def test_the_receiver_refuses_anything_but_postgresql_in_every_mode(monkeypatch, tmp_path):
+    sqlite_file = f"sqlite:///{tmp_path / 'inbox.sqlite3'}"  # the former local default
     for name, value in PROD.items():
         monkeypatch.setenv(name, value)  # the receiver reads secret values through dg.EnvVar
-    settings = load_settings(PROD)
-    assert receiver_config(settings).inbox_dsn == PROD["WEBHOOK_INBOX_DSN"]
-    with pytest.raises(InboxError, match="--inbox is not a PostgreSQL DSN"):
-        receiver_config(settings, inbox_dsn=f"sqlite:///{tmp_path / 'inbox.sqlite3'}")
-    monkeypatch.setenv("WEBHOOK_INBOX_DSN", f"sqlite:///{tmp_path / 'inbox.sqlite3'}")
-    with pytest.raises(InboxError, match="WEBHOOK_INBOX_DSN is not a PostgreSQL DSN"):
-        receiver_config(settings)
+    prod = load_settings(PROD)
+    assert receiver_config(prod).inbox_dsn == PROD["WEBHOOK_INBOX_DSN"]
+    with pytest.raises(InboxError, match="--inbox has scheme 'sqlite': the webhook inbox is PostgreSQL only"):
+        receiver_config(prod, inbox_dsn=sqlite_file)
+    monkeypatch.setenv("WEBHOOK_INBOX_DSN", sqlite_file)
+    with pytest.raises(InboxError, match="WEBHOOK_INBOX_DSN has scheme 'sqlite'"):
+        receiver_config(prod)
+    local = load_settings({"AIRBYTE_PLATFORM_HOME": str(tmp_path), "WEBHOOK_INBOX_DSN": sqlite_file})
+    with pytest.raises(InboxError, match="leave WEBHOOK_INBOX_DSN unset to use the local PostgreSQL"):
+        receiver_config(local)

@@ -67,7 +67,7 @@ def _answers(url: str) -> bool:
 
 
 class DevSession:
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, inbox_dsn: str):
         self.port, metrics_port = free_port(), free_port()
         self.log = tmp_path / "stand_in.log"
         stand_in, driver = tmp_path / "stand_in.py", tmp_path / "driver.py"
@@ -78,6 +78,7 @@ class DevSession:
             "AIRBYTE_PLATFORM_HOME": str(tmp_path / "home"),
             "DAGSTER_HOME": str(tmp_path / "dagster_home"),  # the exporter reads the instance there
             "METRICS_PORT": str(metrics_port),
+            "WEBHOOK_INBOX_DSN": inbox_dsn,  # as make dev exports it (no local server per test)
         }
         env.pop("AIRBYTE_PLATFORM_MODE", None)
         env.pop("METRICS_HOST", None)  # the default: loopback
@@ -127,8 +128,8 @@ class DevSession:
 
 
 @pytest.fixture
-def session(tmp_path: Path):
-    running = DevSession(tmp_path)
+def session(tmp_path: Path, pg_inbox_dsn: str):
+    running = DevSession(tmp_path, pg_inbox_dsn)
     yield running
     if running.process.poll() is None:
         running.process.kill()

@@ -29,6 +29,7 @@ from airbyte_platform.events.cdc import build_cdc_checks
 from airbyte_platform.events.defs import build_events_defs
 from airbyte_platform.events.resources import build_events_resources
 from airbyte_platform.events.stripe_signature import stripe_signature_header
+from airbyte_platform.local_services.postgres import stop_local_postgres_under
 from airbyte_platform.settings import Settings, load_settings
 
 from .conftest import airbyte_notification, free_port, stripe_event
@@ -100,7 +101,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     log = home.parent / "receiver.log"
     env = {**os.environ, **environ}
     env.pop("AIRBYTE_PLATFORM_MODE", None)
-    # No --inbox: the receiver finds its inbox through the settings, as the sensors' resource does.
+    # No --inbox and no WEBHOOK_INBOX_DSN: the receiver starts the local PostgreSQL under the home, and
+    # the sensors' resource (the code location's, another process in `dagster dev`) finds the same one.
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "airbyte_platform.events.receiver", "--port", str(port)],
@@ -130,6 +132,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     finally:
         process.terminate()
         process.wait(20)
+        # The local inbox the receiver started under the home outlives it (local servers are
+        # shared between processes): whoever owns the home stops it.
+        stop_local_postgres_under(home)
 
 
 def test_signed_stripe_event_launches_exactly_one_run_of_event_driven_sync(deployment, instance):

@@ -88,9 +88,9 @@ def request_for(kind: str, event_id: str) -> tuple[bytes, dict[str, str]]:
 
 
 @pytest.mark.timeout(180)
-def test_sigkill_mid_load_loses_nothing_and_launches_each_event_once(tmp_path, instance):
+def test_sigkill_mid_load_loses_nothing_and_launches_each_event_once(tmp_path, instance, pg_inbox_dsn):
     home, port = tmp_path / "home", free_port()
-    inbox_dsn = f"sqlite:///{tmp_path / 'inbox.sqlite3'}"
+    inbox_dsn = pg_inbox_dsn
     url = f"http://127.0.0.1:{port}/webhooks/stripe"
     work = collections.deque(deliveries())
     outcomes: dict[int, list[tuple[str, str, int]]] = collections.defaultdict(list)

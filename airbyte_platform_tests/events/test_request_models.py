@@ -46,14 +46,14 @@ class Answer:
 
 
 @pytest.fixture
-def send_once(settings: Settings, sqlite_dsn: str) -> Iterator[Callable[..., Answer]]:
+def send_once(settings: Settings, pg_inbox_dsn: str) -> Iterator[Callable[..., Answer]]:
     """POST one request to a fresh receiver, stop it (its writer flushes the refusal counts), and
     return the answer with the inbox's counters and stored ids."""
     stopped: list[Any] = []
 
     def send(path: str, body: bytes, headers: dict[str, str]) -> Answer:
         config = ReceiverConfig(
-            settings=settings, secrets=TEST_SECRETS, inbox_dsn=sqlite_dsn, max_body_bytes=64 * 1024
+            settings=settings, secrets=TEST_SECRETS, inbox_dsn=pg_inbox_dsn, max_body_bytes=64 * 1024
         )
         port = free_port()
         server, thread = serve_in_thread(build_receiver_app(config), port, config)
@@ -63,7 +63,7 @@ def send_once(settings: Settings, sqlite_dsn: str) -> Iterator[Callable[..., Ans
         finally:
             server.should_exit = True
             thread.join(10)
-        with open_inbox(sqlite_dsn) as inbox:
+        with open_inbox(pg_inbox_dsn) as inbox:
             return Answer(response.status_code, response.json(), inbox.intake_counts(), inbox.event_ids())
 
     yield send
@@ -169,13 +169,13 @@ def test_a_bad_idempotency_header_is_refused_even_with_a_good_event_id(send_once
     assert "idempotency key" in answer.body["error"]
 
 
-def test_a_trigger_without_run_config_is_stored_with_the_normalised_body(send_once, sqlite_dsn):
+def test_a_trigger_without_run_config_is_stored_with_the_normalised_body(send_once, pg_inbox_dsn):
     body = _raw(
         {"job": "event_driven_sync", "run_config": None, "event_id": "  deploy-7 ", "note": "kept out"}
     )
     answer = send_once("/webhooks/trigger", body, {**AUTH, **JSON})
     assert (answer.status, answer.body["event_id"]) == (202, "trigger-deploy-7")
-    with open_inbox(sqlite_dsn) as inbox:
+    with open_inbox(pg_inbox_dsn) as inbox:
         [stored] = inbox.read_after("event_driven_sync", None)
     assert stored.data() == {"job": "event_driven_sync", "run_config": {}}  # what the sensor re-validates
     assert answer.counts == {IntakeKey("trigger", "accepted"): 1}

@@ -1,6 +1,6 @@
 """Webhook intake counters: real requests (good, redelivered, refused for every reason) to a real
-receiver, counted into its inbox (SQLite and PostgreSQL), then read by the exporter in its own
-process as another pod would, scraped over HTTP and parsed with prometheus_client's parser."""
+receiver, counted into its inbox, then read by the exporter in its own process as another pod would,
+scraped over HTTP and parsed with prometheus_client's parser."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from airbyte_platform.events.inbox import IntakeKey, NewEvent, open_inbox
+from airbyte_platform.events.inbox_dsn import inbox_dsn_for
 from airbyte_platform.events.receiver import ReceiverConfig, build_receiver_app
-from airbyte_platform.local_services.postgres import local_postgres_uri
 from airbyte_platform.settings import load_settings
 from airbyte_platform_tests.events.conftest import (
     AIRBYTE_TOKEN,
@@ -113,13 +113,11 @@ def _counters(text: str) -> dict[tuple[str, str, str], float]:
     }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def inbox_env(request: pytest.FixtureRequest, platform_homes: Path) -> tuple[Path, dict[str, str]]:
-    """A platform home and the environment that points both processes at one inbox."""
-    home = new_home(platform_homes)
-    if request.param == "sqlite":
-        return home, {}  # the local default: the SQLite file under the home
-    return home, {"WEBHOOK_INBOX_DSN": local_postgres_uri(home / "postgres", "inbox")}
+@pytest.fixture
+def inbox_env(platform_homes: Path) -> tuple[Path, dict[str, str]]:
+    """A platform home and no WEBHOOK_INBOX_DSN: the exporter (its own process) and the receiver
+    (this one) must each find the same local inbox, the PostgreSQL under the home."""
+    return new_home(platform_homes), {}
 
 
 @pytest.fixture
@@ -157,7 +155,7 @@ def exporter(inbox_env: tuple[Path, dict[str, str]], instance: dg.DagsterInstanc
 def test_every_request_is_counted_and_exported(inbox_env, exporter):
     home, extra = inbox_env
     settings = load_settings({"AIRBYTE_PLATFORM_HOME": str(home), **extra})
-    inbox_dsn = extra.get("WEBHOOK_INBOX_DSN") or settings.webhooks.inbox_dsn
+    inbox_dsn = inbox_dsn_for(settings)  # the local default, started by whichever process came first
     before = _counters(requests.get(exporter, timeout=60).text)
     # Exported from the start at 0, so a rate() sees the first request.
     assert before[("stripe", "accepted", "")] == 0 and before[("airbyte", "duplicate", "")] == 0
@@ -187,9 +185,9 @@ def test_every_request_is_counted_and_exported(inbox_env, exporter):
     assert len([e for e in stored if e.startswith("trigger-")]) == 1
 
 
-def test_counts_survive_writers_that_come_and_go(platform_homes: Path):
+def test_counts_survive_writers_that_come_and_go(pg_inbox_dsn: str):
     """Receiver pods write their own counter rows; a restart folds the old ones; the sum is exact."""
-    dsn = local_postgres_uri(new_home(platform_homes) / "postgres", "inbox")
+    dsn = pg_inbox_dsn
     refused = IntakeKey("stripe", "rejected", "bad_signature")
 
     def pod(index: int) -> None:

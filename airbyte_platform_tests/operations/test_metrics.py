@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from airbyte_platform.events.cdc.local_source import ensure_local_cdc_source, write_rows
 from airbyte_platform.events.inbox import NewEvent, open_inbox
+from airbyte_platform.events.inbox_dsn import inbox_dsn_for
 from airbyte_platform.events.routes import EVENT_DRIVEN_SYNC
 from airbyte_platform.operations.notifications.sensors import FAILURE_SENSOR, build_notification_sensors
 from airbyte_platform.settings import load_settings
@@ -105,7 +106,8 @@ def _fail_email_notification(instance: dg.DagsterInstance, run_id: str, home: Pa
 def test_metrics_show_the_runs_that_just_happened(finished_runs, exporter, monkeypatch):
     instance, home, ok_run, failed_run = finished_runs
     now = time.time()
-    with open_inbox(load_settings({"AIRBYTE_PLATFORM_HOME": str(home)}).webhooks.inbox_dsn) as inbox:
+    # The local inbox under the home, where the exporter (no WEBHOOK_INBOX_DSN) also reads.
+    with open_inbox(inbox_dsn_for(load_settings({"AIRBYTE_PLATFORM_HOME": str(home)}))) as inbox:
         inbox.insert_batch(
             [
                 NewEvent(f"evt_{i}", "stripe", EVENT_DRIVEN_SYNC, "charge.succeeded", "{}", now - age)

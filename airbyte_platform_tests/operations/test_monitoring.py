@@ -75,7 +75,7 @@ def test_the_issue_s_alerts_exist():
         assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
 
 
-def _exported_series(tmp_path: Path) -> set[str]:
+def _exported_series(pg_inbox_dsn: str) -> set[str]:
     """Every series name the exporter exposes, sources all answering (on an empty instance)."""
     reading = SlotReading(
         slot_name="airbyte_slot",
@@ -92,7 +92,7 @@ def _exported_series(tmp_path: Path) -> set[str]:
             PlatformCollector(
                 instance,
                 MetricsSettings(),
-                open_inbox=lambda: open_inbox(f"sqlite:///{tmp_path / 'inbox.sqlite3'}"),
+                open_inbox=lambda: open_inbox(pg_inbox_dsn),
                 read_cdc=lambda: (reading, 300, 1024),
             )
         )
@@ -103,8 +103,8 @@ def _exported_series(tmp_path: Path) -> set[str]:
     return names
 
 
-def test_rules_and_dashboard_name_only_exported_series(tmp_path: Path):
-    exported = _exported_series(tmp_path)
+def test_rules_and_dashboard_name_only_exported_series(pg_inbox_dsn: str):
+    exported = _exported_series(pg_inbox_dsn)
     rules = {name for rule in _alerts().values() for name in SERIES.findall(rule["expr"])}
     dashboard = {name for expr in _dashboard_exprs() for name in SERIES.findall(expr)}
     assert rules and dashboard

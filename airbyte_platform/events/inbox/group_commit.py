@@ -6,10 +6,10 @@ wait; the thread takes everything queued, writes it in one transaction, and only
 each request's future. Nothing is acknowledged before its transaction has committed.
 
 It earns its keep (bench/inbox_backends.py, 2,000 signed Stripe events over 16 connections, median
-of 5 rounds, 2026-12-05 on this 2-core machine): SQLite 5,822 accepted/s with it against 1,951 with
-one transaction per event (2.98x) and 1,677 with a transaction per request on 16 connections and no
-thread; PostgreSQL 2,859/s against 961 (2.98x), and 1,584/s when PostgreSQL's own commit coalescing
-over 16 connections is left to do the grouping. p99 stays at 7-8 ms with it, 17-24 ms without.
+of 5 rounds, 2026-12-05 on this 2-core machine): on PostgreSQL 2,859 accepted/s with it against 961
+with one transaction per event (2.98x), and 1,584/s when PostgreSQL's own commit coalescing over 16
+connections is left to do the grouping; p99 7-8 ms with it, 17-24 ms without. (The same run on the
+since-removed SQLite backend: 5,822/s against 1,951, also 2.98x.)
 
 Intake counters of requests that store nothing (refused, ignored; see `IntakeKey`) wait in memory
 and ride along with the next event batch's transaction; when no event comes, they are written on

@@ -1,4 +1,4 @@
-"""What the inbox stores and the interface both backends (SQLite, PostgreSQL) implement."""
+"""What the inbox stores and the interface its backend (PostgreSQL, `postgres.py`) implements."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The prod inbox: a PostgreSQL table shared by the receiver pods and the Dagster sensors.
+"""The inbox: a PostgreSQL table shared by the receiver (pods) and the Dagster sensors, in prod and locally.
 
 Ordering: with concurrent writers a BIGSERIAL is not commit order (a transaction holding seq 7 can
 commit after one holding seq 8, and a reader that moved past 8 would never see 7). Each row
@@ -78,7 +78,11 @@ FOLD_COUNTS = (
     "SELECT '', source, outcome, reason, sum(count) FROM folded GROUP BY source, outcome, reason "
     "ON CONFLICT (writer, source, outcome, reason) DO UPDATE SET count = webhook_intake.count + excluded.count"
 )
-COLUMNS = "event_id, source, route, kind, payload, received_at, seq, txid::text"
+# The txid is read as text under its own name: named `txid`, the output column would shadow the
+# table's in ORDER BY (PostgreSQL matches output names first), and events would sort as text, '1000'
+# before '999', while WHERE compares numbers: the reader would skip and repeat events each time the
+# txid gains a digit.
+COLUMNS = "event_id, source, route, kind, payload, received_at, seq, txid::text AS txid_text"
 # The whole batch in one statement (one round trip, whatever its size): columns as arrays.
 INSERT = (
     "INSERT INTO webhook_events (event_id, source, route, kind, payload, received_at) "
@@ -110,7 +114,7 @@ def _parse_position(position: str | None) -> tuple[str, int]:
     if not sep or not txid.isdigit() or not seq.isdigit():
         raise InboxError(
             f"cursor position {position!r} is not a PostgreSQL inbox position (<txid>:<seq>): was the "
-            "sensor cursor written while the inbox was SQLite? Reset the sensor cursor."
+            "sensor cursor written by the former SQLite inbox (an integer)? Reset the sensor cursor."
         )
     return txid, int(seq)
 

@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None, extra_routes: Sequence[BaseRoute] = ()) 
     parser = argparse.ArgumentParser(prog="python -m airbyte_platform.events.receiver", description=__doc__)
     parser.add_argument("--host", help="listen address (default WEBHOOK_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default WEBHOOK_PORT, 8765)")
-    parser.add_argument("--inbox", help="inbox DSN (default WEBHOOK_INBOX_DSN or the local SQLite file)")
+    parser.add_argument(
+        "--inbox",
+        help="inbox DSN, postgresql://... (default WEBHOOK_INBOX_DSN, locally the PostgreSQL under the home)",
+    )
     parser.add_argument("--no-access-log", action="store_true", help="do not log every request")
     parser.add_argument("--log-level", default="info")
     defaults = HttpLimits()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airbyte_platform.events.inbox import check_inbox_dsn_for_mode, inbox_dsn_for
+from airbyte_platform.events.inbox import check_inbox_dsn
+from airbyte_platform.events.inbox_dsn import inbox_dsn_for
 from airbyte_platform.events.receiver.protocol import HttpLimits
 from airbyte_platform.events.stripe_signature import DEFAULT_TOLERANCE_SECONDS
 from airbyte_platform.events.webhook_secrets import WebhookSecrets, resolve_webhook_secrets
@@ -32,11 +33,12 @@ class ReceiverConfig:
 def receiver_config(
     settings: Settings, inbox_dsn: str | None = None, http_limits: HttpLimits | None = None
 ) -> ReceiverConfig:
-    """`inbox_dsn`: an explicit DSN (the `--inbox` option), checked against the mode like the settings' one."""
+    """`inbox_dsn`: an explicit DSN (the `--inbox` option), checked like the settings' one. Without
+    either, in local mode, the local PostgreSQL under the home is started here (the sensors use it too)."""
     webhooks = settings.webhooks
     assert webhooks is not None, "settings.webhooks is always set by load_settings"
     if inbox_dsn:
-        check_inbox_dsn_for_mode(inbox_dsn, settings, "--inbox")
+        check_inbox_dsn(inbox_dsn, "--inbox")
     return ReceiverConfig(
         settings=settings,
         secrets=resolve_webhook_secrets(settings),

@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from airbyte_platform.events.cdc.resource import CdcSourceResource
 from airbyte_platform.events.cdc.slot import SlotReading
-from airbyte_platform.events.inbox import inbox_dsn_for, open_inbox
+from airbyte_platform.events.inbox import open_inbox
+from airbyte_platform.events.inbox_dsn import inbox_dsn_for
 from airbyte_platform.operations.metrics.collector import PlatformCollector
 from airbyte_platform.settings import Settings, get_settings
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -22,6 +24,8 @@ from pathlib import Path
 import dagster as dg
 import requests
 
+from airbyte_platform.events.local_inbox import local_inbox_dsn
+from airbyte_platform.local_services.postgres import stop_local_postgres_under
 from airbyte_platform_tests.ports import free_port
 
 START_TIMEOUT_SECONDS = 300.0  # a bound: the processes import the code location on 2 busy cores
@@ -112,10 +116,16 @@ def running_topology(root: Path) -> Iterator[Topology]:
         f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
         "      location_name: airbyte_platform\n"
     )
+    # The webhook inbox the code server's sensors read, in a PostgreSQL of its own, as `make dev` has
+    # it: the local fallback (a server under the home) is out of reach here, since as root pgserver
+    # runs PostgreSQL as its own user, which cannot enter pytest's 0700 temporary folders.
+    inbox_root = Path(tempfile.mkdtemp(prefix="airflow_rest_inbox_"))
+    inbox_root.chmod(0o755)
     env = {
         **os.environ,
         "DAGSTER_HOME": str(dagster_home),
         "AIRBYTE_PLATFORM_HOME": str(home),
+        "WEBHOOK_INBOX_DSN": local_inbox_dsn(inbox_root),
         "AIRFLOW_API_USERNAME": USERNAME,
         "AIRFLOW_API_PASSWORD": PASSWORD,
         "AIRFLOW_API_PORT": str(facade_port),
@@ -183,6 +193,8 @@ def running_topology(root: Path) -> Iterator[Topology]:
     finally:
         processes.stop_all()
         _stop_local_postgres_servers(root)
+        stop_local_postgres_under(inbox_root)
+        shutil.rmtree(inbox_root, ignore_errors=True)
 
 
 def _stop_local_postgres_servers(root: Path) -> None:
