@@ -4,6 +4,7 @@ and the real PostgreSQL (pgserver) of the ingestion tests, where a sync writes f
 from airbyte_platform_tests.airbyte_server.conftest import (  # noqa: F401
     airbyte_server,
     airbyte_state,
+    dagster_instance,
     prod_env,
     prod_settings,
 )
