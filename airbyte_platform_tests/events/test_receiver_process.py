@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import requests
 
-from airbyte_platform.events.inbox import open_inbox
+from airbyte_platform.events.inbox import IntakeKey, open_inbox
 
 from .conftest import STRIPE_SECRET, database_unreachable, free_port, signed_headers, stripe_event
 
@@ -193,6 +193,17 @@ def _read_all(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def _counted(receiver: ReceiverProcess, key: IntakeKey) -> int:
+    """The intake counter `key` once the receiver has flushed it (with the next event, or within a second)."""
+    deadline = time.monotonic() + 15
+    while True:
+        with open_inbox(receiver.inbox_dsn) as inbox:
+            count = inbox.intake_counts().get(key, 0)
+        if count or time.monotonic() > deadline:
+            return count
+        time.sleep(0.2)
+
+
 def test_oversized_or_too_many_headers_get_431_and_the_connection_is_closed(launch):
     receiver = launch()
     huge = receiver.connect()
@@ -213,6 +224,9 @@ def test_oversized_or_too_many_headers_get_431_and_the_connection_is_closed(laun
     many.sendall(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n" + headers + b"Content-Length: 0\r\n\r\n")
     assert _read_all(many).startswith(b"HTTP/1.1 431 ")
     assert receiver.health() == 200  # the receiver itself is unharmed
+    # refused below the application, and still counted in the intake metrics
+    assert receiver.post_stripe("evt_after_431") == 200
+    assert _counted(receiver, IntakeKey("stripe", "rejected", "head_too_large")) == 2
 
 
 def test_idle_slow_header_and_slow_body_clients_are_cut_off(launch):
@@ -233,6 +247,10 @@ def test_idle_slow_header_and_slow_body_clients_are_cut_off(launch):
     with open_inbox(receiver.inbox_dsn) as inbox:
         assert inbox.event_ids() == []
     assert receiver.post_stripe("evt_after_slow_clients") == 200
+    assert _counted(receiver, IntakeKey("stripe", "rejected", "head_timeout")) == 1
+    assert (
+        _counted(receiver, IntakeKey("stripe", "rejected", "body_timeout")) == 1
+    )  # the idle one: not a request
 
 
 def test_connections_beyond_the_limit_get_503_and_service_resumes_when_they_go(launch):

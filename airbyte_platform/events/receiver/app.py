@@ -117,6 +117,14 @@ class WebhookEndpoints:
         if self.writer is not None:
             self.writer.count(IntakeKey(source, outcome, reason))
 
+    def protocol_refused(self, target: bytes, reason: str) -> None:
+        """A request the HTTP layer refused (431, 408), counted under the webhook its target names."""
+        path = target.split(b"?", 1)[0].decode("latin-1")
+        for source in SOURCES:
+            if path == f"/webhooks/{source}" or path.startswith(f"/webhooks/{source}/"):
+                self.count(source, "rejected", reason)
+                return
+
     def reject(
         self, source: str, reason: str, status: int, error: str, headers: dict[str, str] | None = None
     ) -> Response:

@@ -14,12 +14,17 @@ This subclass adds, per connection:
   connections opened and never used;
 - body deadline: from the end of the headers to the end of the body, `body_timeout` seconds: 408,
   and the application sees a disconnect.
+
+These refusals happen below the application, so `on_refused(request target so far, reason)` reports
+each one (reasons `head_too_large`, `head_timeout`, `body_timeout`): the receiver counts them with the
+application's own refusals (webhook intake metrics).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httptools
@@ -42,8 +47,21 @@ class _HeadTooLarge(Exception):
     pass
 
 
-def bounded_httptools_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
+RefusalHook = Callable[[bytes, str], None]
+
+
+def bounded_httptools_protocol(
+    limits: HttpLimits, on_refused: RefusalHook | None = None
+) -> type[HttpToolsProtocol]:
     """An HttpToolsProtocol class enforcing `limits` (pass it to uvicorn as `http=`)."""
+
+    def report(target: bytes, reason: str) -> None:
+        if on_refused is None:
+            return
+        try:
+            on_refused(target, reason)
+        except Exception:  # counting must never break the connection handling
+            log.exception("counting a refused request failed")
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
         def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -72,7 +90,11 @@ def bounded_httptools_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
                 log.warning(
                     f"request head not complete within {limits.head_timeout:g}s: 408, connection closed"
                 )
-                self._refuse(408, f"request headers not received within {limits.head_timeout:g} seconds")
+                self._refuse(
+                    408,
+                    f"request headers not received within {limits.head_timeout:g} seconds",
+                    "head_timeout",
+                )
             else:
                 self.transport.close()  # opened and never used
 
@@ -81,6 +103,7 @@ def bounded_httptools_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
             if self.transport.is_closing():
                 return
             log.warning(f"request body not complete within {limits.body_timeout:g}s: 408, connection closed")
+            report(self._target(), "body_timeout")
             cycle = self.cycle
             if cycle is not None and not cycle.response_started:
                 self._write_error(408, f"request body not received within {limits.body_timeout:g} seconds")
@@ -103,7 +126,11 @@ def bounded_httptools_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
                 )
             )
 
-        def _refuse(self, status: int, message: str) -> None:
+        def _target(self) -> bytes:
+            return bytes(getattr(self, "url", b"") or b"")  # uvicorn's, accumulated by on_url
+
+        def _refuse(self, status: int, message: str, reason: str) -> None:
+            report(self._target(), reason)
             self._disarm()
             self._write_error(status, message)
             self.transport.close()
@@ -128,7 +155,7 @@ def bounded_httptools_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
             except httptools.HttpParserCallbackError as exc:
                 if isinstance(exc.__context__, _HeadTooLarge):
                     log.warning(f"request head refused: {exc.__context__}")
-                    self._refuse(431, str(exc.__context__))
+                    self._refuse(431, str(exc.__context__), "head_too_large")
                     return
                 log.warning("Invalid HTTP request received.")
                 self.send_400_response("Invalid HTTP request received.")
@@ -146,7 +173,7 @@ def bounded_httptools_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
             # A header still arriving is not counted by on_header yet: bound the raw bytes too
             # (twice the limit: a read may carry the end of one request and the start of the next).
             if self._in_head and self._raw_head_bytes > 2 * limits.max_head_bytes:
-                self._refuse(431, f"request headers exceed {limits.max_head_bytes} bytes")
+                self._refuse(431, f"request headers exceed {limits.max_head_bytes} bytes", "head_too_large")
 
         # -- parser callbacks --------------------------------------------------------------------
         def _count(self, size: int) -> None:

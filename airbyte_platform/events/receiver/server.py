@@ -19,11 +19,14 @@ def server_config(
     log_level: str = "info",
 ) -> uvicorn.Config:
     limits = config.http_limits
+    # The receiver app's endpoints count the refusals made below it (431, 408) with their own.
+    endpoints = getattr(getattr(app, "state", None), "endpoints", None)
+    on_refused = getattr(endpoints, "protocol_refused", None)
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=bounded_httptools_protocol(limits),
+        http=bounded_httptools_protocol(limits, on_refused),
         limit_concurrency=limits.max_connections,  # 503 beyond it (uvicorn's own)
         timeout_keep_alive=limits.keep_alive_timeout,
         access_log=access_log,
