@@ -12,12 +12,12 @@ the receiver's absolute targets (>= 1,000 accepted/s, p99 < 50 ms) and drains th
 of one 30-s sensor interval. SQLite's only measured advantage was intake headroom no local workload
 uses, against a second implementation of every guarantee (ordering, file identity, disk-full and
 lock handling) that prod never ran: it was removed. The group-commit writer stays (2.98x on both).
-The price, measured by bench/webhooks.py after the removal (2026-12-05, load average 4 on 2
-cores): 2,157 accepted/s, p99 31 ms, 0.166 of a bare Starlette endpoint's rate, under the
-benchmark's ratio target of 1/3 (SQLite's last run: 3,556/s, 0.367, on a quiet machine). The
-PostgreSQL server's processes share the two cores with the receiver and the load client; a
-micro-benchmark of the write path alone (32-event batches, 4.5 ms each, about 7,000 events/s)
-shows the database round trips are not the limit.
+bench/webhooks.py after the removal, on a quiet machine (2026-12-05): 3,728 accepted/s, p99 13.1 ms
+(SQLite's last run, 2026-11-23: 3,556/s, p99 18.9 ms). Its ratio to a bare Starlette endpoint is 0.133,
+under the benchmark's 1/3 target, because the bare endpoint now measures 27,957/s (9,686/s on
+2026-11-23 with the same script): the baseline moved, not the receiver. A micro-benchmark of the write
+path alone (32-event batches, 4.5 ms each, about 7,000 events/s) shows the database round trips are not
+the limit.
 """
 
 from __future__ import annotations
