@@ -21,6 +21,7 @@ FAKER = "pypi:airbyte-source-faker==7.2.1"
 CACHED_CONNECTORS = PROJECT_ROOT / ".local" / "connectors"
 
 
+@pytest.mark.slow  # installs a connector from PyPI into its own virtualenv (~40 s on 2 cores)
 @pytest.mark.timeout(900)
 def test_real_source_faker_installs_and_syncs_incrementally(tmp_path: Path):
     connection = ConnectionSpec(

@@ -11,7 +11,8 @@ import pytest
 from airbyte_platform.transforms.databricks.stripe_transform import transform
 from airbyte_platform_tests.transforms.stripe_rows import CHARGES, REFUNDS
 
-pytestmark = pytest.mark.xdist_group("spark")
+# Local Spark (a JVM per session, ~15 s to start on 2 cores): the slow lane of make test.
+pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
