@@ -47,6 +47,8 @@ CONNECTION_ID_VARIABLES: dict[str, tuple[str, ...]] = {
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "AIRBYTE_PLATFORM_MODE",
     "AIRBYTE_PLATFORM_HOME",
+    # the run a run pod executes (Kubernetes: the Downward API, from the pod's `dagster/run-id` label)
+    "AIRBYTE_PLATFORM_RUN_ID",
     "AIRBYTE_CONNECTORS_DIR",
     "DATALAKE_ROOT",
     *(name for canonical, aliases in CONNECTION_ID_VARIABLES.items() for name in (canonical, *aliases)),
@@ -442,6 +444,9 @@ class Settings:
     gx_context_root_dir: Path | None = None
     # Integrations of INTEGRATION_VARIABLES that are off (prod only: none of their variables is set).
     disabled: frozenset[str] = frozenset()
+    # The run this process executes, when it is a run pod (K8sRunLauncher + the Downward API): its
+    # definitions then build only the discovered connections the run selects (run_scope.py).
+    run_id: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -657,6 +662,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         connectors_dir=Path(env.get("AIRBYTE_CONNECTORS_DIR") or home / "connectors").resolve(),
         gx_context_root_dir=gx_context_root_dir,
         disabled=disabled,
+        run_id=env.get("AIRBYTE_PLATFORM_RUN_ID") or None,
     )
 
 

@@ -5,6 +5,7 @@ ConfigMap), checked both ways."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -93,6 +94,8 @@ NOT_SETTINGS: dict[str, str] = {
     "DAGSTER_GRPC_MAX_SEND_BYTES": "Dagster's gRPC message limit (a 5,000-connection location passes 100 MB)",
 }
 GRPC_LIMITS = ("DAGSTER_GRPC_MAX_RX_BYTES", "DAGSTER_GRPC_MAX_SEND_BYTES")
+# Fields of a run pod the Downward API passes as variables, with a value such a pod would see.
+DOWNWARD_API = {"metadata.labels['dagster/run-id']": "0c9a8f3e-5d1b-4f7e-9a2c-3b4d5e6f7a8b"}
 # Secrets that Dagster's instance configuration reads (not settings), and the ExternalSecret-written
 # Secret each comes from.
 INSTANCE_SECRETS = {"DAGSTER_PG_PASSWORD": "dagster-postgresql"}
@@ -200,6 +203,14 @@ def code_server_environment(environment: str) -> PodEnvironment:
     for item in launcher["envVars"]:
         name, _, value = item.partition("=")
         pod.values[name] = value
+    for item in launcher.get("runK8sConfig", {}).get("containerConfig", {}).get("env", []):
+        if "value" in item:
+            pod.values[item["name"]] = item["value"]
+            continue
+        # Run pods only: the Downward API, from a label the K8sRunLauncher puts on every run pod.
+        path = item["valueFrom"]["fieldRef"]["fieldPath"]
+        assert path in DOWNWARD_API, f"run pods: {item['name']} from an unknown field {path}"
+        pod.values[item["name"]] = DOWNWARD_API[path]
     return pod
 
 
@@ -325,3 +336,19 @@ def test_the_facade_alone_gets_its_credentials_and_webserver_url(environment: st
     for name, names in pods.items():
         if name != "airflow REST API facade":
             assert names & FACADE_ONLY == set(), f"{name} gets the facade's {sorted(names & FACADE_ONLY)}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_run_pods_know_their_run_from_the_label_the_launcher_sets(environment: str) -> None:
+    """run_scope.py narrows a run pod's definitions to its run: the id must be the run's own."""
+    from dagster_k8s.launcher import K8sRunLauncher
+
+    values = helm_values(environment)
+    env = values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]["containerConfig"]["env"]
+    (entry,) = [e for e in env if e["name"] == "AIRBYTE_PLATFORM_RUN_ID"]
+    label = entry["valueFrom"]["fieldRef"]["fieldPath"]
+    assert label == "metadata.labels['dagster/run-id']"
+    # the label dagster-k8s puts on run pods (the run-pod tests run the real launcher end to end)
+    assert '"dagster/run-id": run.run_id' in inspect.getsource(K8sRunLauncher._launch_k8s_job_with_args)
+    loaded = load_settings(code_server_environment(environment).for_settings())
+    assert loaded.run_id == DOWNWARD_API[label]

@@ -16,6 +16,7 @@ import dagster as dg
 from airbyte_platform.ingestion.airbyte_server.discovered_assets import discovered_assets
 from airbyte_platform.ingestion.airbyte_server.endpoints import credential_hint, endpoints_for
 from airbyte_platform.ingestion.airbyte_server.reset import build_reset_job
+from airbyte_platform.ingestion.airbyte_server.run_scope import EVERYTHING, RunScope, report_scope
 from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
 from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWorkspace
 from airbyte_platform.ingestion.sync_assets import declared_sync_assets
@@ -70,10 +71,16 @@ def build_prod_ingestion_resources(settings: Settings) -> dict[str, object]:
     return {"airbyte": build_workspace(settings)}
 
 
-def build_airbyte_defs(settings: Settings, snapshot: WorkspaceSnapshot | None) -> dg.Definitions:
+def build_airbyte_defs(
+    settings: Settings, snapshot: WorkspaceSnapshot | None, scope: RunScope = EVERYTHING
+) -> dg.Definitions:
+    """The declared connections always; the discovered ones `scope` includes (a run pod: its run's)."""
     declared = declared_sync_assets(settings, snapshot)
     declared_ids = {target.connection_id for target, _ in declared}
-    discovered = discovered_assets(snapshot, declared_ids) if snapshot is not None else []
+    discovered = discovered_assets(snapshot, declared_ids, scope) if snapshot is not None else []
+    if snapshot is not None:
+        others = sum(1 for c in snapshot.connections if c.connection_id not in declared_ids and c.streams)
+        report_scope(scope, len(discovered), others)
     built = sorted([*declared, *discovered], key=lambda pair: pair[0].op_name)
     _warn_about_drift(settings, snapshot, [target for target, _ in declared])
     return dg.Definitions(

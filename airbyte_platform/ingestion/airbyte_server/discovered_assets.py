@@ -8,6 +8,7 @@ op name by the caller so the order of definitions never depends on the listing.
 import dagster as dg
 
 from airbyte_platform.core.catalog import declared_connections
+from airbyte_platform.ingestion.airbyte_server.run_scope import EVERYTHING, RunScope
 from airbyte_platform.ingestion.airbyte_server.snapshot import WorkspaceSnapshot
 from airbyte_platform.ingestion.airbyte_server.translator import PlatformAirbyteTranslator
 from airbyte_platform.ingestion.sync_assets import build_sync_assets
@@ -15,12 +16,14 @@ from airbyte_platform.ingestion.sync_target import StreamTarget, SyncTarget
 
 
 def discovered_assets(
-    snapshot: WorkspaceSnapshot, declared_ids: set[str]
+    snapshot: WorkspaceSnapshot, declared_ids: set[str], scope: RunScope = EVERYTHING
 ) -> list[tuple[SyncTarget, dg.AssetsDefinition]]:
     translator = PlatformAirbyteTranslator(snapshot)
     built = []
     for connection in snapshot.connections:
         if connection.connection_id in declared_ids or not connection.streams:
+            continue
+        if not scope.includes(connection.key_part):
             continue
         specs = translator.connection_specs(connection)
         destination = snapshot.destination(connection.destination_id)

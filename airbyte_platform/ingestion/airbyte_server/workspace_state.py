@@ -158,9 +158,11 @@ class AirbyteWorkspaceState(dg.StateBackedComponent):
             raise AirbyteSnapshotUnavailableError(
                 f"The Airbyte workspace state {self.defs_state_config.key} is not stored: run `{REFRESH_COMMAND}`"
             )
+        from airbyte_platform.ingestion.airbyte_server.run_scope import run_scope
+
         fetched = getattr(self, "fetched", None)
         snapshot = fetched or WorkspaceSnapshot.from_json(state_path.read_bytes(), where=str(state_path))
-        return build_airbyte_defs(self.settings, snapshot)
+        return build_airbyte_defs(self.settings, snapshot, run_scope(self.settings))
 
 
 def _storage() -> DefsStateStorage:
@@ -190,14 +192,19 @@ def _active_storage() -> Iterator[DefsStateStorage]:
 _home_instance: list[dg.DagsterInstance] = []
 
 
-def _home_storage() -> DefsStateStorage | None:
-    """The defs-state storage of the instance of DAGSTER_HOME, opened once per process."""
+def home_instance() -> dg.DagsterInstance | None:
+    """The instance of DAGSTER_HOME, opened once per process; None when DAGSTER_HOME is not set."""
     if not _home_instance:
         try:
             _home_instance.append(dg.DagsterInstance.get())
         except DagsterHomeNotSetError:
             return None
-    return _home_instance[0].defs_state_storage
+    return _home_instance[0]
+
+
+def _home_storage() -> DefsStateStorage | None:
+    instance = home_instance()
+    return instance.defs_state_storage if instance is not None else None
 
 
 _latest_by_key: dict[str, tuple[str, WorkspaceSnapshot | None]] = {}
