@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.local/dagster_home
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install browser demo test dev bench lint lock clean
+.PHONY: install test-tools demo test dev bench lint lock clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -24,20 +24,22 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 install: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 
-# The browser test drives Debian's chromium; install it where we may (root with apt-get), else the
-# test is skipped and says why.
-browser:
-	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+# Two tests need Debian tools: the browser test drives chromium, the alert-rule test runs promtool
+# (package prometheus, whose service is not started). Installed where we may (root with apt-get), else
+# those tests are skipped and say why.
+test-tools:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || \
 	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium and chromium-driver for the browser test"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-	    || echo "could not install chromium: the browser test will be skipped"; \
-	  else echo "no chromium and not root with apt-get: the browser test will be skipped"; fi; }
+	    echo "installing Debian's chromium, chromium-driver and prometheus (promtool) for the browser and alert-rule tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	    || echo "could not install them: the browser and alert-rule tests will be skipped"; \
+	  else echo "no chromium/promtool and not root with apt-get: the browser and alert-rule tests will be skipped"; fi; }
 
 demo: install
 	$(BIN)/python -m airbyte_platform.demo
 
-test: install browser
+test: install test-tools
 	$(BIN)/ruff check airbyte_platform airbyte_platform_tests bench
 	$(BIN)/lint-imports --no-logo --cache-dir .local/import-linter
 	@echo "== lane 1: unit and integration tests against real local services"
