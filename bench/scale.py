@@ -48,7 +48,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))  # runnable as a plain script from any directory
 
 from airbyte_platform_tests.run_pods.deployment import (  # noqa: E402
-    K8S_CONFIG_TAG,
+    UNSCOPED_POD_TAGS,
     bin_path,
     daemon_sensors_config,
     graphql,
@@ -64,7 +64,6 @@ from airbyte_platform_tests.run_pods.deployment import (  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
 SENSOR = "airbyte_event_driven_sync_webhook_sensor"
-UNSCOPED_POD = json.dumps({"container_config": {"env": [{"name": "AIRBYTE_PLATFORM_RUN_ID", "value": ""}]}})
 GRPC_MAX_BYTES = 1_000_000_000  # the deployment's DAGSTER_GRPC_MAX_RX_BYTES / _SEND_BYTES
 TARGETS = {
     "code_server_ready_s": 15.0,
@@ -373,9 +372,9 @@ def main() -> int:
                 ours_runs, whole_runs = [], []
                 for _ in range(args.runs):
                     ours_runs += run_worker_starts(web_url, dagster_home, assets, 1)["runs"]
-                    whole_runs += run_worker_starts(
-                        web_url, dagster_home, assets, 1, tags={K8S_CONFIG_TAG: UNSCOPED_POD}
-                    )["runs"]
+                    whole_runs += run_worker_starts(web_url, dagster_home, assets, 1, tags=UNSCOPED_POD_TAGS)[
+                        "runs"
+                    ]
             runs, whole = summary(ours_runs), summary(whole_runs)
             runs["first_run_after_daemon_start"] = first
             runs["assets_per_run"] = len(assets)

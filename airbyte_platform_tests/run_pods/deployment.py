@@ -26,6 +26,13 @@ from airbyte_platform_tests.ports import free_port
 LOCATION = "airbyte_platform"
 ASSET_JOB = "__ASSET_JOB"
 K8S_CONFIG_TAG = "dagster-k8s/config"
+# Run tags that give the run pod an empty AIRBYTE_PLATFORM_RUN_ID: the pod builds the whole workspace, as
+# every pod did before run scopes (the baseline the run-pod test and bench/scale.py compare with).
+UNSCOPED_POD_TAGS = {
+    K8S_CONFIG_TAG: json.dumps(
+        {"container_config": {"env": [{"name": "AIRBYTE_PLATFORM_RUN_ID", "value": ""}]}}
+    )
+}
 LAUNCH_RUN = """
 mutation Launch($params: ExecutionParams!) {
   launchRun(executionParams: $params) {

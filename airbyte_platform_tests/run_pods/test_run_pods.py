@@ -24,7 +24,7 @@ from airbyte_platform.local_services.postgres import local_postgres_uri, stop_lo
 from airbyte_platform_tests.airbyte_server.fake_airbyte.process import PASSWORD, USERNAME, FakeAirbyteProcess
 from airbyte_platform_tests.deploy.deploy_files import helm_values
 from airbyte_platform_tests.run_pods.deployment import (
-    K8S_CONFIG_TAG,
+    UNSCOPED_POD_TAGS,
     bin_path,
     graphql,
     launch_assets,
@@ -42,7 +42,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("run_pods")]
 
 CONNECTIONS, STREAMS = 40, 3
 SCOPE_MESSAGE = "Airbyte connections discovered in the workspace"
-UNSCOPED = json.dumps({"container_config": {"env": [{"name": "AIRBYTE_PLATFORM_RUN_ID", "value": ""}]}})
 
 
 @dataclass
@@ -130,7 +129,7 @@ def test_a_pod_that_does_not_know_its_run_builds_everything_and_syncs_the_same(
     deployment: Deployment,
 ) -> None:
     _, keys = sorted(deployment.connections.items())[5]
-    run_id = launch_assets(deployment.url, keys, tags={K8S_CONFIG_TAG: UNSCOPED})
+    run_id = launch_assets(deployment.url, keys, tags=UNSCOPED_POD_TAGS)
 
     run = wait_for_run(deployment.instance, run_id, timeout=240)
 
