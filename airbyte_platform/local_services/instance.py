@@ -5,7 +5,8 @@ pgserver cluster under the home, which also holds the analytics database), creat
 and `webhooks` databases, and writes `$DAGSTER_HOME/dagster.yaml`:
 - run, event log and schedule storage on PostgreSQL (dagster-postgres), as in Kubernetes;
 - the queued run coordinator: at most `max_concurrent_runs` runs, and at most
-  `max_concurrent_sync_runs` runs tagged `airbyte/sync` (the total that protects Airbyte's workers);
+  `max_concurrent_sync_runs` runs tagged `airbyte/sync` (the total that protects Airbyte's workers),
+  a tag the coordinator puts on every run that syncs, whatever launched it;
 - concurrency pools with a default limit of 1: one sync per Airbyte connection at a time (pool
   `airbyte/<connection>`), one writer of the local Snowflake file (pool `snowflake`);
 - run monitoring, so a run whose process died is marked failed rather than left STARTED.
@@ -22,6 +23,8 @@ import yaml
 
 from airbyte_platform.events.local_inbox import local_inbox_dsn
 from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
+from airbyte_platform.ingestion.sync_run_coordinator import CLASS as SYNC_RUN_COORDINATOR_CLASS
+from airbyte_platform.ingestion.sync_run_coordinator import MODULE as SYNC_RUN_COORDINATOR_MODULE
 from airbyte_platform.local_services.postgres import local_postgres_uri
 from airbyte_platform.settings import Settings
 
@@ -44,10 +47,8 @@ def instance_config(settings: Settings, storage_url: str) -> dict[str, Any]:
     limits = settings.instance
     return {
         "storage": {"postgres": {"postgres_url": storage_url}},
-        "run_coordinator": {
-            "module": "dagster._core.run_coordinator",
-            "class": "QueuedRunCoordinator",
-        },
+        # Dagster's queued run coordinator, which also tags the runs that sync (sync_run_coordinator.py).
+        "run_coordinator": {"module": SYNC_RUN_COORDINATOR_MODULE, "class": SYNC_RUN_COORDINATOR_CLASS},
         "concurrency": {
             "runs": {
                 "max_concurrent_runs": limits.max_concurrent_runs,

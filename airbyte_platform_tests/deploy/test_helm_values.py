@@ -1,6 +1,6 @@
 """The Dagster chart's values: valid against the chart's values schema, and saying what the deployment
-promises (external PostgreSQL, K8sRunLauncher, the queued run coordinator protecting Airbyte, one sync
-per connection, our image running our code location)."""
+promises (external PostgreSQL, K8sRunLauncher, our queued run coordinator protecting Airbyte, one sync
+per connection, our image running our code location, the webserver and the daemon)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import copy
 import importlib.util
 from pathlib import Path
 
+import dagster as dg
 import jsonschema
 import pytest
 import yaml
-from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config
+from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster._serdes import ConfigurableClassData
 
 from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
+from airbyte_platform.ingestion.sync_run_coordinator import CLASS as SYNC_RUN_COORDINATOR_CLASS
+from airbyte_platform.ingestion.sync_run_coordinator import MODULE as SYNC_RUN_COORDINATOR_MODULE
+from airbyte_platform.ingestion.sync_run_coordinator import SyncRunCoordinator
 from airbyte_platform_tests.deploy.deploy_files import (
     ENVIRONMENTS,
     KUSTOMIZE,
@@ -92,21 +97,30 @@ def rendered_instance(values: dict) -> dict:
         )
     }
     coordinator = values["dagsterDaemon"]["runCoordinator"]
-    queued = coordinator["config"]["queuedRunCoordinator"]
-    config = {
-        name: queued[key]
-        for key, name in (
-            ("maxConcurrentRuns", "max_concurrent_runs"),
-            ("tagConcurrencyLimits", "tag_concurrency_limits"),
-            ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
-        )
-        if queued.get(key)
-    }
-    instance["run_coordinator"] = {
-        "module": "dagster._core.run_coordinator",
-        "class": coordinator["type"],
-        **({"config": config} if config else {}),
-    }
+    queued: dict = {}
+    if coordinator["type"] == "CustomRunCoordinator":
+        custom = coordinator["config"]["customRunCoordinator"]
+        instance["run_coordinator"] = {
+            "module": custom["module"],
+            "class": custom["class"],
+            "config": custom["config"],
+        }
+    else:
+        queued = coordinator["config"]["queuedRunCoordinator"]
+        config = {
+            name: queued[key]
+            for key, name in (
+                ("maxConcurrentRuns", "max_concurrent_runs"),
+                ("tagConcurrencyLimits", "tag_concurrency_limits"),
+                ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
+            )
+            if queued.get(key)
+        }
+        instance["run_coordinator"] = {
+            "module": "dagster._core.run_coordinator",
+            "class": coordinator["type"],
+            **({"config": config} if config else {}),
+        }
     concurrency = values.get("concurrency") or {}
     if concurrency.get("enabled"):
         pools, runs = concurrency.get("pools") or {}, concurrency.get("runs") or {}
@@ -145,19 +159,35 @@ def check_instance(instance: dict, folder: Path) -> dict:
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_rendered_instance_is_one_dagster_accepts(environment: str, tmp_path: Path) -> None:
     config = check_instance(rendered_instance(helm_values(environment)), tmp_path)
-    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["run_storage"]["config"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    # The run queue is ours: Dagster's queued run coordinator that tags the runs that sync.
+    coordinator = config["run_coordinator"]
+    assert (coordinator["module"], coordinator["class"]) == (
+        SYNC_RUN_COORDINATOR_MODULE,
+        SYNC_RUN_COORDINATOR_CLASS,
+    )
+    built = ConfigurableClassData(
+        coordinator["module"], coordinator["class"], yaml.safe_dump(coordinator.get("config") or {})
+    ).rehydrate(as_type=QueuedRunCoordinator)
+    assert isinstance(built, SyncRunCoordinator)  # the daemon runs the queue only for a QueuedRunCoordinator
 
 
-def test_instance_check_refuses_limits_in_both_places(tmp_path: Path) -> None:
-    """Limits in the run coordinator next to `concurrency` pools: Dagster refuses to start."""
-    values = helm_values("prod")
-    values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"] = [
-        {"key": SYNC_RUN_TAG, "value": "true", "limit": 4}
-    ]
-    values["concurrency"]["runs"].pop("tagConcurrencyLimits")
-    with pytest.raises(DagsterInvalidConfigError, match="tag_concurrency_limits"):
-        check_instance(rendered_instance(values), tmp_path)
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_run_queue_takes_its_limits_from_concurrency(environment: str) -> None:
+    """Dagster refuses run limits both in `concurrency` and in the coordinator's config only for its own
+    class name; for ours, `concurrency` silently wins. So the coordinator's config sets none, and an
+    instance with the rendered coordinator and `concurrency` queues by the deployment's limits."""
+    rendered = rendered_instance(helm_values(environment))
+    coordinator_config = rendered["run_coordinator"].get("config") or {}
+    assert not {"max_concurrent_runs", "tag_concurrency_limits"} & set(coordinator_config)
+    overrides = {"run_coordinator": rendered["run_coordinator"], "concurrency": rendered["concurrency"]}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        assert isinstance(instance.run_coordinator, SyncRunCoordinator)
+        queue = instance.get_concurrency_config().run_queue_config
+    assert queue is not None, "the daemon would not run the queue"
+    runs = rendered["concurrency"]["runs"]
+    assert queue.max_concurrent_runs == runs["max_concurrent_runs"]
+    assert list(queue.tag_concurrency_limits) == runs["tag_concurrency_limits"]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -194,6 +224,13 @@ def test_code_server_runs_our_module_from_the_image_the_receiver_runs(environmen
         receiver_image["newName"],
         str(receiver_image["newTag"]),
     ), "the code server and the receiver must run the same image"
+    # The webserver and the daemon load the instance's run coordinator, which is ours.
+    for component in ("dagsterWebserver", "dagsterDaemon"):
+        image = values[component]["image"]
+        assert (image["repository"], str(image["tag"])) == (
+            location["image"]["repository"],
+            str(location["image"]["tag"]),
+        ), f"{component} must run the release's image"
 
 
 def images_by_name(images: list[dict]) -> dict[str, list[dict]]:
@@ -211,9 +248,19 @@ def only_image(by_name: dict[str, list[dict]], name: str) -> dict:
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_our_image_runs_as_a_non_root_user_and_no_container_escalates(environment: str) -> None:
     values = helm_values(environment)
-    pod = code_location(values)["podSecurityContext"]
-    assert pod["runAsNonRoot"] is True
-    assert pod["runAsUser"] == 10001  # the image's user (test_dockerfile checks the USER line)
+    for name, pod in (
+        ("code server", code_location(values)["podSecurityContext"]),
+        ("webserver", values["dagsterWebserver"]["podSecurityContext"]),
+        ("daemon", values["dagsterDaemon"]["podSecurityContext"]),
+    ):
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["runAsUser"] == 10001, name  # the image's user (test_dockerfile checks the USER line)
+    # The webserver's container listens on the Service's port: below 1024, which uid 10001 may bind only so.
+    port = values["dagsterWebserver"]["service"]["port"]
+    sysctls = {
+        s["name"]: s["value"] for s in values["dagsterWebserver"]["podSecurityContext"].get("sysctls", [])
+    }
+    assert port >= 1024 or int(sysctls.get("net.ipv4.ip_unprivileged_port_start", "1024")) <= port
     for name, container in (
         ("code server", code_location(values)["securityContext"]),
         ("webserver", values["dagsterWebserver"]["securityContext"]),

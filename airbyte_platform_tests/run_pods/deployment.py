@@ -21,6 +21,8 @@ from typing import Any
 import dagster as dg
 import requests
 
+from airbyte_platform.ingestion.sync_run_coordinator import CLASS as SYNC_RUN_COORDINATOR_CLASS
+from airbyte_platform.ingestion.sync_run_coordinator import MODULE as SYNC_RUN_COORDINATOR_MODULE
 from airbyte_platform_tests.ports import free_port
 
 LOCATION = "airbyte_platform"
@@ -161,7 +163,7 @@ def write_instance(
     run_launcher: dict[str, Any] | None = None,
     sensors: dict[str, Any] | None = None,
 ) -> None:
-    """A production-shaped instance: PostgreSQL storage, the queued run coordinator, the deployment's
+    """A production-shaped instance: PostgreSQL storage, the deployment's run coordinator, the deployment's
     pools and run limits (`concurrency`, as the Helm values render them), the run launcher, and the
     daemon's sensor threads."""
     home.mkdir(parents=True, exist_ok=True)
@@ -172,7 +174,7 @@ def write_instance(
     postgres_url = postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
     config: dict[str, Any] = {
         "storage": {"postgres": {"postgres_url": postgres_url}},
-        "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"},
+        "run_coordinator": {"module": SYNC_RUN_COORDINATOR_MODULE, "class": SYNC_RUN_COORDINATOR_CLASS},
         "concurrency": {
             "pools": {"default_limit": 1, "granularity": "op"},
             "runs": {

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import dagster as dg
 import requests
 
 LOCATION = "airbyte_platform"  # workspace.yaml's location_name
@@ -113,6 +114,29 @@ class DagsterUi:
         if result["__typename"] != "LaunchRunSuccess":
             raise LaunchError(f"launching {job}: {result}")
         return result["run"]["runId"]
+
+    def materialize(self, keys: list[dg.AssetKey]) -> str:
+        """A run of these assets, as Materialize in the asset graph launches it: the implicit asset job
+        with an asset selection, no job tags."""
+        params = {
+            "selector": {
+                "repositoryLocationName": LOCATION,
+                "repositoryName": REPOSITORY,
+                "jobName": "__ASSET_JOB",
+                "assetSelection": [{"path": key.path} for key in keys],
+            },
+            "runConfigData": {},
+            "mode": "default",
+        }
+        result = self.query(LAUNCH_RUN, {"executionParams": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise LaunchError(f"materializing {[k.to_user_string() for k in keys]}: {result}")
+        return result["run"]["runId"]
+
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        result = self.query(RUN_STATUS, {"runId": run_id})["runOrError"]
+        assert result["__typename"] == "Run", result
+        return {tag["key"]: tag["value"] for tag in result["tags"]}
 
     def status(self, run_id: str) -> str:
         result = self.query(RUN_STATUS, {"runId": run_id})["runOrError"]

@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from airbyte_platform.core.catalog import connection_named
 from airbyte_platform.events.sensors.stripe_sync import SENSOR_NAME as STRIPE_SENSOR
 from airbyte_platform.events.stripe_signature import stripe_signature_header
+from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
 from airbyte_platform.operations.notifications.sensors import FAILURE_SENSOR, SUCCESS_SENSOR
 from airbyte_platform.transforms.automation import SENSOR_NAME as AUTOMATION_SENSOR
 from airbyte_platform_tests.operations.loopback import SmtpServer
@@ -172,6 +173,7 @@ def _a_webhook_sync_refreshes_the_transforms_through_automation(
                     AUTOMATION_WAIT, topology)  # fmt: skip
         assert run.job_name == "__ASSET_JOB", run.job_name  # an implicit asset job, named by no definition
         assert run.tags.get("dagster/sensor_name") == AUTOMATION_SENSOR
+        assert SYNC_RUN_TAG not in run.tags  # syncs nothing: the run queue's sync limit leaves it alone
         assert run.run_id not in sync_ids
         assert topology.ui.wait([run.run_id], timeout=SYNC_WAIT)[run.run_id] == "SUCCESS", topology.log_tail()
 

@@ -1,5 +1,6 @@
 """`airbyte_event_driven_sync` with the DAG's conf `{"connection_id": ...}` in the launchpad syncs
-that connection only; an unknown connection is refused at launch with the known ones listed."""
+that connection only; an unknown connection is refused at launch with the known ones listed; a
+Materialize of a connection's streams in the asset graph counts as a sync in the run queue."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dagster as dg
 import pytest
 
 from airbyte_platform.core.catalog import connection_named
+from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
 
 from .conftest import Topology
 from .graphql import LaunchError
@@ -37,3 +39,15 @@ def test_an_unknown_connection_is_refused_at_launch(topology: Topology) -> None:
         topology.ui.launch("airbyte_event_driven_sync", {"connection_id": "no-such-connection"})
     message = str(refused.value)
     assert "RunConfigValidationInvalid" in message and "no-such-connection" in message
+
+
+@pytest.mark.timeout(600)
+def test_a_materialize_in_the_asset_graph_is_queued_as_a_sync_and_syncs(topology: Topology) -> None:
+    """The implicit asset job has no tags: the run coordinator tags the run `airbyte/sync`, so the run
+    queue's limit on concurrent syncs (Airbyte worker protection) counts it."""
+    hubspot = connection_named("hubspot_to_postgres")
+    keys = [hubspot.asset_key(stream) for stream in hubspot.streams]
+    run_id = topology.ui.materialize(keys)
+    assert topology.ui.run_tags(run_id).get(SYNC_RUN_TAG) == "true"
+    assert topology.ui.wait([run_id], timeout=420)[run_id] == "SUCCESS", topology.log_tail()
+    assert _materialized(topology.instance(), run_id) == {key.to_user_string() for key in keys}

@@ -98,8 +98,8 @@ def running_topology(root: Path) -> Iterator[Topology]:
         textwrap.dedent(
             """
             run_coordinator:
-              module: dagster._core.run_coordinator
-              class: QueuedRunCoordinator
+              module: airbyte_platform.ingestion.sync_run_coordinator
+              class: SyncRunCoordinator
               config:
                 dequeue_interval_seconds: 1
             telemetry:
