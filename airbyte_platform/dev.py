@@ -8,9 +8,12 @@
 - the Prometheus exporter (`python -m airbyte_platform.operations.metrics`, METRICS_HOST/METRICS_PORT),
   reading the same instance and inbox, as its own Deployment does in prod.
 
+Before anything starts, it checks that no other `make dev` runs on the same home and that its ports are
+free (local_services/dev_preflight.py): a second one stops there, leaving the first untouched.
 When any child exits the others are stopped too, so no orphan receiver keeps the port and no UI
 runs without its receiver; then every local PostgreSQL under the home is stopped (the storage,
-and the servers that runs started, such as the CDC stand-in).
+and the servers that runs started, such as the CDC stand-in). Settings errors are one message, no
+traceback.
 
 Each child runs in its own session, so a Ctrl-C in the terminal reaches only this supervisor,
 which then interrupts each child exactly once: a second SIGINT makes `dagster dev` cut its own
@@ -35,9 +38,16 @@ from types import FrameType
 
 import requests
 
+from airbyte_platform.events.webhook_secrets import local_development_values
+from airbyte_platform.local_services.dev_preflight import (
+    Listener,
+    PreflightError,
+    check_ports_free,
+    only_dev_of_home,
+)
 from airbyte_platform.local_services.instance import dagster_home_from, prepare_local_instance
 from airbyte_platform.local_services.postgres import stop_local_postgres_under
-from airbyte_platform.settings import PROJECT_ROOT, Settings, get_settings
+from airbyte_platform.settings import PROJECT_ROOT, Settings, SettingsError, get_settings
 
 STOP_TIMEOUT_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 60.0
@@ -188,8 +198,38 @@ def metrics_exporter(settings: Settings) -> tuple[Child, str]:
     return child, f"http://{_loopback(metrics.host)}:{metrics.port}/metrics"
 
 
+def listeners(settings: Settings) -> list[Listener]:
+    """The ports `make dev`'s children listen on, with the variables that move them."""
+    webhooks, ui, metrics, api = settings.webhooks, settings.instance, settings.metrics, settings.airflow_api
+    assert webhooks is not None
+    found = [
+        Listener("webhook receiver", "WEBHOOK_PORT", webhooks.host, webhooks.port),
+        Listener("Dagster UI", "DAGSTER_WEBSERVER_PORT", ui.webserver_host, ui.webserver_port),
+        Listener("metrics exporter", "METRICS_PORT", metrics.host, metrics.port),
+    ]
+    if _airflow_api_enabled(settings):
+        assert api is not None
+        found.append(Listener("Airflow REST API", "AIRFLOW_API_PORT", api.host, api.port))
+    return found
+
+
+def _airflow_api_enabled(settings: Settings) -> bool:
+    api = settings.airflow_api
+    return api is not None and bool(api.username_var and api.password_var)
+
+
 def main() -> int:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+        with only_dev_of_home(settings.home):
+            check_ports_free(listeners(settings))
+            return _run(settings)
+    except (SettingsError, PreflightError) as error:
+        print(f"make dev: {error}", file=sys.stderr, flush=True)
+        return 2
+
+
+def _run(settings: Settings) -> int:
     webhooks, ui = settings.webhooks, settings.instance
     assert webhooks is not None
     print("Starting PostgreSQL (Dagster storage, webhook inbox, analytics)…", flush=True)
@@ -213,7 +253,7 @@ def main() -> int:
     receiver_url = f"http://{_loopback(webhooks.host)}:{webhooks.port}"
     ui_url = f"http://{_loopback(ui.webserver_host)}:{ui.webserver_port}"
     api, api_line = settings.airflow_api, ""
-    if api is not None and api.username_var and api.password_var:
+    if api is not None and _airflow_api_enabled(settings):
         # Airflow's REST API for existing callers, launching through this webserver.
         children.append(
             Child("airflow REST API", [sys.executable, "-m", "airbyte_platform.airflow_compat.rest"])
@@ -221,6 +261,14 @@ def main() -> int:
         env.setdefault("DAGSTER_WEBSERVER_URL", ui_url)
         api_line = f"Airflow REST API  http://{_loopback(api.host)}:{api.port}/api/v1\n"
     healthy = (_healthy(f"{receiver_url}/health"), _healthy(f"{ui_url}/server_info"), _healthy(metrics_url))
+    development = local_development_values(settings)
+    secrets_line = (
+        "webhook secrets   development values (README, Events): "
+        + ", ".join(f"{name}={value}" for name, value in development.items())
+        + "\n"
+        if development
+        else ""
+    )
     try:
         return supervise(
             children,
@@ -229,6 +277,7 @@ def main() -> int:
                 f"\nDagster UI        {ui_url}\n"
                 f"webhook receiver  {receiver_url}  (POST /webhooks/stripe, /webhooks/airbyte/<token>, "
                 "/webhooks/trigger)\n"
+                f"{secrets_line}"
                 f"metrics           {metrics_url}  (Prometheus exporter)\n"
                 f"{api_line}"
                 f"instance          {instance.dagster_home}/dagster.yaml (PostgreSQL storage, queued runs)\n"

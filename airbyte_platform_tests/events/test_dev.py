@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -142,6 +143,7 @@ def test_a_signal_stops_both_children_cleanly(session, stop_signal):
     code, stderr = session.wait()
     assert code == 0, stderr
     assert f"stopping ({stop_signal.name} received)" in stderr
+    assert "Traceback" not in stderr, stderr  # the receiver and the exporter stop quietly too
     assert session.stand_in_signals() == ["SIGINT"]  # interrupted exactly once, gracefully
     assert not session.receiver_up()  # the receiver released its port
     assert not _answers(session.metrics_url)  # and so did the exporter
@@ -156,3 +158,25 @@ def test_when_dagster_dev_exits_the_receiver_is_stopped_too(session):
         time.sleep(0.1)
     assert not session.receiver_up()
     assert not _answers(session.metrics_url)
+
+
+def test_the_exporter_on_a_busy_port_says_which_variable_to_change(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "AIRBYTE_PLATFORM_HOME": str(tmp_path / "home"),
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            "METRICS_HOST": "127.0.0.1",
+            "METRICS_PORT": str(port),
+        }
+        (tmp_path / "dagster_home").mkdir()
+        process = subprocess.run(
+            [sys.executable, "-m", "airbyte_platform.operations.metrics"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert process.returncode == 2, process.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in process.stderr and "set METRICS_PORT" in process.stderr
+    assert "Traceback" not in process.stderr

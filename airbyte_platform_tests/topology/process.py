@@ -45,6 +45,7 @@ class Topology:
     metrics_url: str
     process: subprocess.Popen[bytes]
     log: Path
+    env: dict[str, str]  # what make dev runs with: a second one started with it shares its home and ports
 
     def instance(self) -> dg.DagsterInstance:
         return dg.DagsterInstance.from_config(str(self.dagster_home))
@@ -105,6 +106,7 @@ def running_topology(extra_env: dict[str, str] | None = None) -> Iterator[Topolo
         metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
         process=process,
         log=log,
+        env=env,
     )
     try:
         deadline = time.monotonic() + READY_TIMEOUT

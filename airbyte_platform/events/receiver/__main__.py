@@ -89,7 +89,12 @@ def main(argv: list[str] | None = None, extra_routes: Sequence[BaseRoute] = ()) 
             log_level=args.log_level,
         )
     )
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn has shut down gracefully (in-flight requests answered) and re-raises the SIGINT it
+        # caught: a Ctrl-C of make dev is a normal stop, not a traceback.
+        return 0
     # uvicorn exits quietly when the lifespan fails (the inbox could not be opened): say so.
     return 0 if server.started else 3
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 import dagster as dg
@@ -20,7 +21,7 @@ from airbyte_platform.events.cdc.slot import SlotReading
 from airbyte_platform.events.inbox import open_inbox
 from airbyte_platform.events.inbox_dsn import inbox_dsn_for
 from airbyte_platform.operations.metrics.collector import PlatformCollector
-from airbyte_platform.settings import Settings, get_settings
+from airbyte_platform.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("airbyte_platform.operations.metrics")
 
@@ -45,15 +46,25 @@ def build_collector(instance: dg.DagsterInstance, settings: Settings) -> Platfor
     )
 
 
-def main() -> None:
+def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Opening a PostgreSQL-backed instance logs alembic's plugin set-up at INFO: noise in make dev.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"metrics exporter cannot start: {error}", file=sys.stderr)
+        return 2
     registry = CollectorRegistry(auto_describe=False)
     with dg.DagsterInstance.get() as instance:
         registry.register(build_collector(instance, settings))
-        server, thread = start_http_server(settings.metrics.port, settings.metrics.host, registry)
+        host, port = settings.metrics.host, settings.metrics.port
+        try:
+            server, thread = start_http_server(port, host, registry)
+        except OSError as error:
+            print(f"metrics exporter cannot listen on {host}:{port} ({error.strerror}): set METRICS_PORT "
+                  "(or METRICS_HOST) to a free address", file=sys.stderr)  # fmt: skip
+            return 2
         log.info(f"serving /metrics on http://{settings.metrics.host}:{settings.metrics.port}")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -61,7 +72,8 @@ def main() -> None:
         stop.wait()
         server.shutdown()
         thread.join(timeout=5)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
