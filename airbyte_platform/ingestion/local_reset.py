@@ -16,6 +16,7 @@ from airbyte_platform.ingestion.embedded_resource import EmbeddedAirbyteResource
 from airbyte_platform.ingestion.reset_config import (
     RESET_JOB_DESCRIPTION,
     RESET_JOB_NAME,
+    RESET_JOB_TAGS,
     RESET_OP_NAME,
     ResetConfig,
 )
@@ -68,7 +69,7 @@ def build_local_reset_job(settings: Settings) -> dg.JobDefinition:
                 },
             )
 
-    @dg.job(name=RESET_JOB_NAME, description=RESET_JOB_DESCRIPTION, tags={"airbyte/job_type": "reset"})
+    @dg.job(name=RESET_JOB_NAME, description=RESET_JOB_DESCRIPTION, tags=RESET_JOB_TAGS)
     def reset_job() -> None:
         reset_connection()
 

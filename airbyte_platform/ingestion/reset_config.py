@@ -15,8 +15,13 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
+
 RESET_JOB_NAME = "airbyte_reset_connection"
 RESET_OP_NAME = "reset_airbyte_connection"  # must differ from the job (graph) name
+# A reset or clear is an Airbyte job on the same workers as a sync: the run queue's limit on concurrent
+# `airbyte/sync` runs (the total that protects Airbyte's workers) counts it too.
+RESET_JOB_TAGS = {"airbyte/job_type": "reset", SYNC_RUN_TAG: "true"}
 RESET_JOB_DESCRIPTION = (
     "Reset de conexiones: clear the synced data of one Airbyte connection (run config: connection)."
 )

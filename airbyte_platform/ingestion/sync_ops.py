@@ -20,8 +20,9 @@ CONNECTION_TAG = "airbyte/connection"
 CONNECTION_ID_TAG = "airbyte/connection_id"
 POOL_PREFIX = "airbyte/"
 RUN_CONFIG_KEY = "connection_id"
-# Runs that sync carry this tag (value "true"); the run queue limits how many run at once, the total
-# that protects Airbyte's workers (make dev's dagster.yaml, the Helm values' tagConcurrencyLimits).
+# Runs that start Airbyte jobs (syncs, resets) carry this tag (value "true"): their job's tag, or the run
+# coordinator's for runs with a sync step (sync_run_coordinator.py). The run queue limits how many run at
+# once, the total that protects Airbyte's workers (make dev's dagster.yaml, the Helm values).
 SYNC_RUN_TAG = "airbyte/sync"
 
 SYNC_OP_CONFIG_SCHEMA = {

@@ -21,6 +21,7 @@ from airbyte_platform.ingestion.local_defs import LocalDestinationsResource
 from airbyte_platform.ingestion.local_reset import build_local_reset_job
 from airbyte_platform.ingestion.reset_config import RESET_JOB_NAME, RESET_OP_NAME
 from airbyte_platform.ingestion.sync_assets import declared_sync_assets
+from airbyte_platform.ingestion.sync_ops import SYNC_RUN_TAG
 from airbyte_platform.settings import load_settings
 from airbyte_platform_tests.ingestion.conftest import EVENTS, ITEMS
 
@@ -134,6 +135,7 @@ def test_the_reset_job_takes_prods_run_config_and_clears_only_that_connection(tm
 
     job = build_local_reset_job(settings)
     assert job.name == RESET_JOB_NAME
+    assert job.tags[SYNC_RUN_TAG] == "true"  # an Airbyte job: the run queue's Airbyte limit counts it
     result = job.execute_in_process(
         run_config={
             "ops": {RESET_OP_NAME: {"config": {"connection": "hubspot_to_postgres", "job_type": "clear"}}}

@@ -23,6 +23,7 @@ from airbyte_platform.ingestion.airbyte_server.workspace import AirbyteServerWor
 from airbyte_platform.ingestion.reset_config import (
     RESET_JOB_DESCRIPTION,
     RESET_JOB_NAME,
+    RESET_JOB_TAGS,
     RESET_OP_NAME,
     ResetConfig,
 )
@@ -83,7 +84,7 @@ def build_reset_job(targets: Sequence[SyncTarget]) -> dg.JobDefinition:
     @dg.job(
         name=RESET_JOB_NAME,
         description=RESET_JOB_DESCRIPTION,
-        tags={"airbyte/job_type": "reset"},
+        tags=RESET_JOB_TAGS,
     )
     def reset_job() -> None:
         reset_connection()
